@@ -1,0 +1,1 @@
+"""Command-line subcommands of `lrrg`; each module exposes `add_parser(subparsers)`."""

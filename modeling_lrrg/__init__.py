@@ -1,0 +1,1 @@
+"""LRRG modeling_lrrg."""

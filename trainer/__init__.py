@@ -1,0 +1,1 @@
+"""LRRG trainer."""
