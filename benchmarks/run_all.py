@@ -1,0 +1,62 @@
+"""Runs every `benchmarks/*.py` script and prints one JSON object with all their figures.
+
+Usage: python benchmarks/run_all.py [--quick] [--only NAME ...] [--out benchmarks/results/all.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_script(script: Path, quick: bool, timeout_s: int) -> dict:
+    """Runs one benchmark script; returns its JSON (or an error record that says why it has none)."""
+    command = [sys.executable, str(script)] + (["--quick"] if quick else [])
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, cwd=HERE.parent)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout_s} s"}
+    elapsed = round(time.perf_counter() - started, 1)
+    if done.returncode != 0:
+        return {"error": f"exit code {done.returncode}", "stderr_tail": done.stderr[-2000:], "wall_s": elapsed}
+    lines = [line for line in done.stdout.strip().splitlines() if line.strip()]
+    # Scripts print one JSON object; it may span several lines (indent) and follow other output.
+    for start in range(len(lines)):
+        try:
+            result = json.loads("\n".join(lines[start:]))
+        except json.JSONDecodeError:
+            continue
+        if isinstance(result, dict):
+            result.setdefault("wall_s", elapsed)
+            return result
+    return {"error": "printed no JSON object", "stdout_tail": done.stdout[-2000:], "wall_s": elapsed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="pass --quick to every script")
+    parser.add_argument("--only", nargs="*", default=None, help="script names without .py")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per script")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "all.json")
+    args = parser.parse_args()
+    scripts = sorted(p for p in HERE.glob("*.py") if p.name != Path(__file__).name)
+    if args.only:
+        scripts = [p for p in scripts if p.stem in set(args.only)]
+    results = {}
+    for script in scripts:
+        print(f"running {script.name} ...", file=sys.stderr, flush=True)
+        results[script.stem] = run_script(script, args.quick, args.timeout)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
