@@ -1,0 +1,153 @@
+"""The LRRG builder: phantoms, a fake MIMIC-CXR-JPG tree, IU X-ray text; splits, skips, cache and resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import types
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lrrg.dataset_scripts.builder import build_lrrg
+from lrrg.dataset_scripts.hub import load_lrrg
+from lrrg.dataset_scripts.image_io import ImageLoadError, open_image
+from lrrg.dataset_scripts.sources import IuXraySource
+from lrrg.dataset_scripts.sources.fake_trees import write_fake_mimic_tree
+
+KINDS = ("gaussian_noise", "motion_blur")
+
+
+class CountingAgent:
+    """A deterministic stand-in for AQAA (label from the pixel content) that counts its calls."""
+
+    def __init__(self, fail_after: int | None = None):
+        self.calls = 0
+        self.fail_after = fail_after
+
+    def assess(self, image_or_path):
+        if self.fail_after is not None and self.calls >= self.fail_after:
+            raise KeyboardInterrupt("simulated interruption")
+        self.calls += 1
+        try:
+            image = image_or_path if isinstance(image_or_path, Image.Image) else open_image(image_or_path)
+        except ImageLoadError as error:
+            return types.SimpleNamespace(label=None, score=0.0, reasons=[], error=str(error), flagged_criteria=())
+        score = hashlib.md5(np.asarray(image).tobytes()).digest()[0] / 255
+        low = score < 0.3
+        return types.SimpleNamespace(
+            label="low" if low else "high", score=score, error=None,
+            reasons=["fake noise"] if low else [], flagged_criteria=("noise",) if low else (),
+        )
+
+
+def _build(out, agent, **kwargs):
+    options = dict(num_studies=40, image_size=64, synthetic_kinds=KINDS, quality_agent=agent, progress=False, print_summary=False)
+    options.update(kwargs)
+    return build_lrrg("phantom", out, **options)
+
+
+def test_phantom_build_splits_columns_and_synthetic(tmp_path):
+    agent = CountingAgent()
+    dataset = _build(tmp_path / "out", agent)
+    assert list(dataset) == ["train", "validation", "test", "test_hq", "test_lq", "test_synthetic"]
+    test, hq, lq = dataset["test"], dataset["test_hq"], dataset["test_lq"]
+    assert len(test) == len(hq) + len(lq) > 0
+    names = dataset["train"].features["quality_label"].names
+    assert names == ["high", "low"]
+    assert set(hq["quality_label"]) <= {0} and set(lq["quality_label"]) <= {1}
+    synthetic = dataset["test_synthetic"]
+    assert len(synthetic) == len(hq) * len(KINDS)
+    kinds = synthetic.features["degradation"].names
+    assert sorted({kinds[k] for k in synthetic["degradation"]}) == sorted(KINDS)
+    assert set(synthetic["severity"]) == {3} and set(synthetic["image_id"]) == set(hq["image_id"])
+    subjects = {split: set(dataset[split]["subject_id"]) for split in ("train", "validation", "test")}
+    assert not subjects["train"] & subjects["test"] and not subjects["train"] & subjects["validation"]
+    assert not subjects["validation"] & subjects["test"]
+    row = dataset["train"][0]
+    assert isinstance(row["image"], Image.Image) and row["findings"] and row["impression"]
+    assert sum(len(dataset[s]) for s in ("train", "validation", "test")) == 40
+    assert agent.calls == 40 + len(synthetic)
+    summary = json.loads((tmp_path / "out" / "build_summary.json").read_text())
+    assert summary["studies_seen"] == 40 and summary["assessed"] == agent.calls
+
+
+def test_rebuild_uses_cache_and_interrupted_build_resumes(tmp_path):
+    reference = CountingAgent()
+    expected = _build(tmp_path / "reference", reference)
+    total = reference.calls
+    interrupted = CountingAgent(fail_after=total // 2)
+    with pytest.raises(KeyboardInterrupt):
+        _build(tmp_path / "out", interrupted)
+    resumed = CountingAgent()
+    dataset = _build(tmp_path / "out", resumed)
+    assert resumed.calls == total - total // 2  # nothing finished before the interruption is recomputed
+    for split in ("train", "test_synthetic"):
+        assert dataset[split]["quality_score"] == expected[split]["quality_score"]
+        assert dataset[split]["study_id"] == expected[split]["study_id"]
+    rerun = CountingAgent()
+    _build(tmp_path / "out", rerun)
+    assert rerun.calls == 0
+
+
+def test_fake_mimic_tree_build_skips_defects_keeps_official_split_and_joins_labels(tmp_path):
+    tree = write_fake_mimic_tree(tmp_path / "mimic", num_subjects=8, seed=2, size=64)
+    out = tmp_path / "out"
+    dataset = build_lrrg(
+        "mimic-cxr", out, root=tree.root, quality_agent=CountingAgent(), synthetic_kinds=KINDS,
+        progress=False, print_summary=False,
+    )
+    summary = json.loads((out / "build_summary.json").read_text())
+    assert summary["skipped"] == {"unreadable image": 1, "missing report": 1, "no frontal image": 1}
+    skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
+    assert {s["study_id"] for s in skipped} == {tree.corrupt_study, tree.missing_report_study}
+    kept = [s for s in tree.studies if s["study_id"] not in (tree.corrupt_study, tree.missing_report_study, tree.lateral_only_study)]
+    official = {s["study_id"]: {"validate": "validation"}.get(s["split"], s["split"]) for s in kept}
+    for split in ("train", "validation", "test"):
+        assert all(official[study] == split for study in dataset[split]["study_id"])
+    assert sum(len(dataset[s]) for s in ("train", "validation", "test")) == len(kept)
+    labels = load_lrrg(out, config="labels")
+    assert "image" not in labels["train"].column_names and "findings" not in labels["train"].column_names
+    assert labels["train"][0]["image_path"].startswith("files/p1")
+    joined = load_lrrg(out, config="labels", mimic_root=tree.root)
+    assert joined["train"].column_names == dataset["train"].column_names
+    by_study = {row["study_id"]: row for row in dataset["train"]}
+    for row in joined["train"]:
+        original = by_study[row["study_id"]]
+        assert (row["findings"], row["impression"], row["Edema"]) == (original["findings"], original["impression"], original["Edema"])
+        assert np.array_equal(np.asarray(row["image"]), np.asarray(original["image"]))
+    if len(dataset["test_synthetic"]):
+        rejoined, built = joined["test_synthetic"][0], dataset["test_synthetic"][0]
+        assert np.array_equal(np.asarray(rejoined["image"]), np.asarray(built["image"]))  # re-degraded on access
+
+
+@pytest.mark.shared_data
+def test_iu_xray_build_from_shared_reports_with_phantom_images(shared_data, tmp_path):
+    from lrrg.dataset_scripts.phantoms import generate_phantom
+
+    images = tmp_path / "images"
+    images.mkdir()
+    source = IuXraySource(shared_data / "iu_xray" / "openi_reports.json", images_dir=images)
+    chosen = [record for _, record in zip(range(12), source)]
+    for index, record in enumerate(chosen):
+        generate_phantom(index, size=64).image.save(record.image_path)
+    dataset = build_lrrg(
+        IuXraySource(shared_data / "iu_xray" / "openi_reports.json", images_dir=images), tmp_path / "out",
+        max_studies=12, quality_agent=CountingAgent(), synthetic_kinds=KINDS, progress=False, print_summary=False,
+    )
+    rows = [row for split in ("train", "validation", "test") for row in dataset[split]]
+    with_text = [r for r in chosen if r.has_report]
+    assert {row["image_id"] for row in rows} == {r.image_id for r in with_text}
+    assert all(row["image_id"].startswith("CXR") for row in rows)
+
+
+def test_build_rejects_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="num_proc"):
+        _build(tmp_path, CountingAgent(), num_proc=0)
+    with pytest.raises(ValueError, match="unknown degradation kind"):
+        _build(tmp_path, CountingAgent(), synthetic_kinds=("sepia",))
+    with pytest.raises(ValueError, match="configs"):
+        _build(tmp_path, CountingAgent(), configs=("images",))
+    with pytest.raises(ValueError, match="phantom source only"):
+        build_lrrg("folder", tmp_path, root=tmp_path, num_studies=3, quality_agent=CountingAgent())
