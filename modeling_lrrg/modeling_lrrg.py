@@ -175,6 +175,8 @@ class LrrgForConditionalGeneration(LrrgPreTrainedModel, GenerationMixin):
             bos_token_id=getattr(text, "bos_token_id", None),
             eos_token_id=getattr(text, "eos_token_id", None),
             pad_token_id=getattr(text, "pad_token_id", None),
+            # placeholders are never part of a report
+            suppress_tokens=[t for t in (config.image_token_id, config.report_token_id) if t is not None],
         )
 
     # embedding accessors delegate to the language model
@@ -376,7 +378,7 @@ class LrrgForConditionalGeneration(LrrgPreTrainedModel, GenerationMixin):
         method = getattr(quantization, "quant_method", None) or (
             quantization.get("quant_method") if isinstance(quantization, dict) else None
         )
-        if str(method).endswith("bitsandbytes") and importlib.util.find_spec("bitsandbytes") is None:
+        if str(getattr(method, "value", method)) == "bitsandbytes" and importlib.util.find_spec("bitsandbytes") is None:
             raise ImportError(
                 "4-bit / 8-bit loading needs bitsandbytes, which is not installed. Install the quantization extra: "
                 "pip install 'lrrg[quant]'  (or: pip install bitsandbytes)."
