@@ -48,7 +48,9 @@ def _check_texts(texts: Sequence[str], what: str = "texts") -> list[str]:
     return texts
 
 
-def label_reports(texts: Sequence[str], backend: str = "rules", **backend_kwargs) -> list[dict[str, int | None]]:
+def label_reports(
+    texts: Sequence[str], backend: str = "rules", **backend_kwargs
+) -> list[dict[str, int | None]]:
     """Labels reports with the 14 CheXpert observations.
 
     Args:

@@ -58,7 +58,9 @@ class Chexbert(evaluate.Metric):
             reference_urls=["https://arxiv.org/abs/2004.09167"],
         )
 
-    def _compute(self, predictions, references, labeller="rules", uncertain="negative", checkpoint=None, tokenizer=None):
+    def _compute(
+        self, predictions, references, labeller="rules", uncertain="negative", checkpoint=None, tokenizer=None
+    ):
         kwargs = {}
         if labeller == "chexbert":
             kwargs["checkpoint"] = checkpoint
@@ -66,4 +68,6 @@ class Chexbert(evaluate.Metric):
                 kwargs["tokenizer"] = tokenizer
         elif checkpoint is not None or tokenizer is not None:
             raise ValueError('checkpoint / tokenizer apply to labeller="chexbert" only')
-        return compute_clinical_efficacy(predictions, references, backend=labeller, uncertain=uncertain, **kwargs)
+        return compute_clinical_efficacy(
+            predictions, references, backend=labeller, uncertain=uncertain, **kwargs
+        )

@@ -88,10 +88,13 @@ def _resolve(checkpoint: str | os.PathLike | None) -> Path:
         from huggingface_hub import snapshot_download
 
         try:
-            return Path(snapshot_download(str(checkpoint), allow_patterns=["*.pth", "*.json", "*.safetensors"]))
+            return Path(
+                snapshot_download(str(checkpoint), allow_patterns=["*.pth", "*.json", "*.safetensors"])
+            )
         except Exception as exc:  # offline, missing repo, ...
-            raise FileNotFoundError(f"could not fetch CheXbert weights from the Hub id {checkpoint!r}: {exc}. "
-                                    f"{WEIGHTS_HELP}") from exc
+            raise FileNotFoundError(
+                f"could not fetch CheXbert weights from the Hub id {checkpoint!r}: {exc}. {WEIGHTS_HELP}"
+            ) from exc
     raise FileNotFoundError(f"CheXbert checkpoint {str(checkpoint)!r} does not exist. {WEIGHTS_HELP}")
 
 
@@ -103,7 +106,9 @@ def _read_state_dict(path: Path) -> tuple[dict, Path | None]:
             if (path / name).is_file():
                 config_path = path / "config.json"
                 return _read_state_dict(path / name)[0], config_path if config_path.is_file() else None
-        raise FileNotFoundError(f"{path} holds no chexbert.pth, model.safetensors or pytorch_model.bin. {WEIGHTS_HELP}")
+        raise FileNotFoundError(
+            f"{path} holds no chexbert.pth, model.safetensors or pytorch_model.bin. {WEIGHTS_HELP}"
+        )
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -114,7 +119,9 @@ def _read_state_dict(path: Path) -> tuple[dict, Path | None]:
     state = {k.removeprefix("module."): v for k, v in state.items()}
     state.pop("bert.embeddings.position_ids", None)
     if "linear_heads.13.weight" not in state or "bert.embeddings.word_embeddings.weight" not in state:
-        raise ValueError(f"{path} is not a CheXbert checkpoint (expected keys bert.* and linear_heads.0-13.*)")
+        raise ValueError(
+            f"{path} is not a CheXbert checkpoint (expected keys bert.* and linear_heads.0-13.*)"
+        )
     return state, None
 
 
@@ -129,12 +136,18 @@ class CheXbertLabeler:
         device: torch device. batch_size: reports per forward pass. max_length: tokens per report (512).
     """
 
-    def __init__(self, checkpoint=None, tokenizer="bert-base-uncased", device="cpu", batch_size=16, max_length=512):
+    def __init__(
+        self, checkpoint=None, tokenizer="bert-base-uncased", device="cpu", batch_size=16, max_length=512
+    ):
         import torch
         from transformers import AutoTokenizer, BertConfig
 
         state, config_path = _read_state_dict(_resolve(checkpoint))
-        config = BertConfig.from_json_file(str(config_path)) if config_path else chexbert_state_dict_to_config(state)
+        config = (
+            BertConfig.from_json_file(str(config_path))
+            if config_path
+            else chexbert_state_dict_to_config(state)
+        )
         self.model = _build_module(config)
         self.model.load_state_dict(state, strict=True)
         self.model.eval().to(device)
@@ -142,7 +155,9 @@ class CheXbertLabeler:
             try:
                 tokenizer = AutoTokenizer.from_pretrained(str(tokenizer))
             except Exception as exc:
-                raise OSError(f"could not load the CheXbert tokenizer {str(tokenizer)!r}: {exc}. {WEIGHTS_HELP}") from exc
+                raise OSError(
+                    f"could not load the CheXbert tokenizer {str(tokenizer)!r}: {exc}. {WEIGHTS_HELP}"
+                ) from exc
         self.tokenizer = tokenizer
         self.device, self.batch_size, self.max_length = torch.device(device), batch_size, max_length
 
@@ -170,7 +185,12 @@ _CACHE: dict[tuple, CheXbertLabeler] = {}
 
 def load_chexbert(checkpoint=None, tokenizer="bert-base-uncased", device="cpu", **kwargs) -> CheXbertLabeler:
     """A `CheXbertLabeler`, cached by its settings (loading BERT-base takes seconds)."""
-    key = (str(checkpoint or os.environ.get(ENV_CHECKPOINT)), str(tokenizer), str(device), tuple(sorted(kwargs.items())))
+    key = (
+        str(checkpoint or os.environ.get(ENV_CHECKPOINT)),
+        str(tokenizer),
+        str(device),
+        tuple(sorted(kwargs.items())),
+    )
     if key not in _CACHE or not isinstance(tokenizer, (str, os.PathLike)):
         _CACHE[key] = CheXbertLabeler(checkpoint, tokenizer=tokenizer, device=device, **kwargs)
     return _CACHE[key]

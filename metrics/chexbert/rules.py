@@ -66,7 +66,9 @@ class RuleLabeller:
         self.post_uncertainty = _compile(V.POST_UNCERTAINTY[1:])
         self.borderline = _compile(V.BORDERLINE_QUALIFIERS)
         self.abnormal = _compile(V.ABNORMAL_QUALIFIERS)
-        self.negated_abnormal = re.compile(r"\b(not|no|without)\s+(\w+\s+)?(enlarged|enlargement|widened|widening|large)\b")
+        self.negated_abnormal = re.compile(
+            r"\b(not|no|without)\s+(\w+\s+)?(enlarged|enlargement|widened|widening|large)\b"
+        )
         self.normal = _compile(V.NORMAL_QUALIFIERS)
 
     # -- one sentence -------------------------------------------------------------------------------

@@ -61,7 +61,9 @@ def f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, average: str 
 
 
 def f1_statistic(
-    counts: Mapping[str, np.ndarray], average: str = "macro", observations: Sequence[str] = CHEXPERT_OBSERVATIONS
+    counts: Mapping[str, np.ndarray],
+    average: str = "macro",
+    observations: Sequence[str] = CHEXPERT_OBSERVATIONS,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """A bootstrap statistic: corpus F1 recomputed from resampled examples.
 

@@ -111,7 +111,9 @@ ABNORMAL_QUALIFIERS = (
     r"enlarged|enlargement|large|increased|widened|widening|prominent|prominence|cardiomegaly|borderline",
 )
 # Size at the edge of normal: an uncertain finding.
-BORDERLINE_QUALIFIERS = (r"(at )?(the )?upper limits? of normal|upper normal|(near )?top(-| )normal|high normal",)
+BORDERLINE_QUALIFIERS = (
+    r"(at )?(the )?upper limits? of normal|upper normal|(near )?top(-| )normal|high normal",
+)
 NORMAL_QUALIFIERS = (
     r"normal|within normal limits|unremarkable|not enlarged|not widened|stable|unchanged|size is normal",
     r"negative|no enlargement|normal in size|normal size|satisfactory|maintained|preserved",

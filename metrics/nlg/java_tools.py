@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
 import logging
 import os
@@ -83,10 +84,14 @@ class MeteorScorer:
     def _readline(self) -> str:
         line = self._proc.stdout.readline()
         if not line:
-            raise RuntimeError("the METEOR Java process ended unexpectedly (is there enough memory for -Xmx2G?)")
+            raise RuntimeError(
+                "the METEOR Java process ended unexpectedly (is there enough memory for -Xmx2G?)"
+            )
         return line.decode("utf-8").strip()
 
-    def score(self, predictions: Sequence[str], references: Sequence[Sequence[str]]) -> tuple[float, list[float]]:
+    def score(
+        self, predictions: Sequence[str], references: Sequence[Sequence[str]]
+    ) -> tuple[float, list[float]]:
         """Corpus METEOR and per-example METEOR.
 
         Args:
@@ -121,10 +126,8 @@ class MeteorScorer:
     def close(self) -> None:
         """Stops the Java process."""
         if self._proc.poll() is None:
-            try:
+            with contextlib.suppress(OSError):
                 self._proc.stdin.close()
-            except OSError:
-                pass
             self._proc.kill()
             self._proc.wait()
 
@@ -139,7 +142,9 @@ def ptb_tokenize(texts: Sequence[str]) -> list[str]:
     """
     reason = java_unavailable_reason()
     if reason:
-        raise RuntimeError(f'tokenizer="ptb" needs Java: {reason}; or use tokenizer="none" (the R2Gen convention)')
+        raise RuntimeError(
+            f'tokenizer="ptb" needs Java: {reason}; or use tokenizer="none" (the R2Gen convention)'
+        )
     try:
         from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
     except ImportError as exc:

@@ -63,7 +63,9 @@ class Nlg(evaluate.Metric):
                         "references": datasets.Sequence(datasets.Value("string")),
                     }
                 ),
-                datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+                datasets.Features(
+                    {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+                ),
             ],
             codebase_urls=["https://github.com/salaniz/pycocoevalcap", "https://github.com/zhjohnchan/R2Gen"],
             reference_urls=["https://arxiv.org/abs/2010.16056"],

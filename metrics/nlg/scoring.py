@@ -36,7 +36,9 @@ def validate_pairs(
         `(predictions, references)` as lists, references as lists of strings.
     """
     if isinstance(predictions, str) or isinstance(references, str):
-        raise TypeError("predictions and references must be lists of strings (one per example), not a single string")
+        raise TypeError(
+            "predictions and references must be lists of strings (one per example), not a single string"
+        )
     predictions, references = list(predictions), list(references)
     if len(predictions) != len(references):
         raise ValueError(
@@ -56,7 +58,9 @@ def validate_pairs(
             if not isinstance(r, str):
                 raise TypeError(f"references[{i}] holds {type(r).__name__} ({r!r}), expected strings")
             if not r.split():
-                raise ValueError(f"references[{i}] is empty: every example needs a non-empty reference report")
+                raise ValueError(
+                    f"references[{i}] is empty: every example needs a non-empty reference report"
+                )
         refs_out.append(list(refs))
     return predictions, refs_out
 
@@ -81,7 +85,9 @@ def clean_report_r2gen(report: str) -> str:
     sentences = text.strip().lower().split(". ")
 
     def clean_sentence(sentence: str) -> str:
-        sentence = sentence.replace('"', "").replace("/", "").replace("\\", "").replace("'", "").strip().lower()
+        sentence = (
+            sentence.replace('"', "").replace("/", "").replace("\\", "").replace("'", "").strip().lower()
+        )
         return _R2GEN_SENT_PUNCT.sub("", sentence)
 
     return " . ".join(clean_sentence(s) for s in sentences) + " ."
@@ -163,7 +169,9 @@ def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
     return len(a) - v.bit_count()
 
 
-def rouge_l_scores(predictions: Sequence[str], references: Sequence[Sequence[str]], beta: float = 1.2) -> list[float]:
+def rouge_l_scores(
+    predictions: Sequence[str], references: Sequence[Sequence[str]], beta: float = 1.2
+) -> list[float]:
     """Per-example ROUGE-L F-measure (beta 1.2, best precision and recall over references), as pycocoevalcap.
 
     Tokens are split on single spaces, as pycocoevalcap's `Rouge` does.
@@ -182,7 +190,9 @@ def rouge_l_scores(predictions: Sequence[str], references: Sequence[Sequence[str
     return scores
 
 
-def _tfidf(counts: Counter, doc_freq: dict, log_num_docs: float, n: int) -> tuple[list[dict], list[float], int]:
+def _tfidf(
+    counts: Counter, doc_freq: dict, log_num_docs: float, n: int
+) -> tuple[list[dict], list[float], int]:
     vec: list[dict] = [{} for _ in range(n)]
     norm = [0.0] * n
     length = 0

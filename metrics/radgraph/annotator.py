@@ -32,7 +32,9 @@ class RadGraphAnnotator:
         batch_size: reports per forward pass.
     """
 
-    def __init__(self, model_type: str = "radgraph", model_dir: str | os.PathLike | None = None, batch_size: int = 1):
+    def __init__(
+        self, model_type: str = "radgraph", model_dir: str | os.PathLike | None = None, batch_size: int = 1
+    ):
         if model_type not in MODEL_TYPES:
             raise ValueError(f"model_type={model_type!r} is not one of {MODEL_TYPES}")
         if importlib.util.find_spec("radgraph") is None:
@@ -41,12 +43,17 @@ class RadGraphAnnotator:
         if model_dir is not None:
             folder = Path(model_dir) / model_type
             if not (folder / "config.json").is_file() or not (folder / "weights.th").is_file():
-                raise FileNotFoundError(f"no RadGraph checkpoint in {folder} (config.json + weights.th). {RADGRAPH_HELP}")
+                raise FileNotFoundError(
+                    f"no RadGraph checkpoint in {folder} (config.json + weights.th). {RADGRAPH_HELP}"
+                )
         from radgraph import RadGraph
 
         try:
-            self.model = RadGraph(model_type=model_type, model_cache_dir=None if model_dir is None else str(model_dir),
-                                  batch_size=batch_size)
+            self.model = RadGraph(
+                model_type=model_type,
+                model_cache_dir=None if model_dir is None else str(model_dir),
+                batch_size=batch_size,
+            )
         except Exception as exc:  # the package raises a bare Exception when the download fails
             raise RuntimeError(f"could not load the RadGraph model ({exc}). {RADGRAPH_HELP}") from exc
         self.model_type = model_type

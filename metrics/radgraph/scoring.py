@@ -72,12 +72,16 @@ def f1radgraph(
         empty (annotation `None`) scores 0, as F1RadGraph does.
     """
     if len(hyp_annotations) != len(ref_annotations):
-        raise ValueError(f"got {len(hyp_annotations)} hypothesis annotations but {len(ref_annotations)} references")
+        raise ValueError(
+            f"got {len(hyp_annotations)} hypothesis annotations but {len(ref_annotations)} references"
+        )
     if not len(hyp_annotations):
         raise ValueError("no annotations to score")
     per = {level: [] for level in REWARD_LEVELS}
     for hyp, ref in zip(hyp_annotations, ref_annotations):
-        rewards = dict.fromkeys(REWARD_LEVELS, 0.0) if hyp is None or ref is None else radgraph_reward(hyp, ref)
+        rewards = (
+            dict.fromkeys(REWARD_LEVELS, 0.0) if hyp is None or ref is None else radgraph_reward(hyp, ref)
+        )
         for level in REWARD_LEVELS:
             per[level].append(rewards[level])
     result: dict[str, Any] = {f"radgraph_{level}": sum(v) / len(v) for level, v in per.items()}

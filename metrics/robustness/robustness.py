@@ -45,7 +45,9 @@ class Robustness(evaluate.Metric):
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features({"scores": datasets.Value("float64"), "strata": datasets.Value("string")}),
+            features=datasets.Features(
+                {"scores": datasets.Value("float64"), "strata": datasets.Value("string")}
+            ),
         )
 
     def _compute(self, scores, strata, hq="hq", lq="lq", num_resamples=1000, seed=0):
@@ -54,7 +56,8 @@ class Robustness(evaluate.Metric):
             groups.setdefault(stratum, []).append(score)
         out = {
             "per_stratum": {
-                name: bootstrap_ci(values, num_resamples=num_resamples, seed=seed) for name, values in sorted(groups.items())
+                name: bootstrap_ci(values, num_resamples=num_resamples, seed=seed)
+                for name, values in sorted(groups.items())
             }
         }
         if hq in groups and lq in groups:

@@ -19,7 +19,9 @@ def _as_scores(scores: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
     if arr.size == 0:
         raise ValueError(f"{name} is empty: no samples to resample")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} holds NaN or infinite values (index {int(np.flatnonzero(~np.isfinite(arr))[0])})")
+        raise ValueError(
+            f"{name} holds NaN or infinite values (index {int(np.flatnonzero(~np.isfinite(arr))[0])})"
+        )
     return arr
 
 
@@ -72,7 +74,9 @@ def bootstrap_ci(
     else:
         n = len(scores) if scores is not None else num_samples
         if not n:
-            raise ValueError("give `scores` or `num_samples` (the number of examples) with a custom statistic")
+            raise ValueError(
+                "give `scores` or `num_samples` (the number of examples) with a custom statistic"
+            )
     rng = np.random.default_rng(seed)
     estimate = float(np.asarray(statistic(np.ones((1, n))))[0])
     values = []
@@ -129,7 +133,9 @@ def drop_with_ci(
     abs_low, abs_high = np.quantile(abs_drops, q)
     rel_ok = np.isfinite(rel_drops)
     rel = (hq_mean - lq_mean) / hq_mean if hq_mean else None
-    rel_low, rel_high = np.quantile(rel_drops[rel_ok], q) if rel is not None and rel_ok.any() else (None, None)
+    rel_low, rel_high = (
+        np.quantile(rel_drops[rel_ok], q) if rel is not None and rel_ok.any() else (None, None)
+    )
     return {
         "hq_mean": hq_mean,
         "lq_mean": lq_mean,

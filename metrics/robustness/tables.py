@@ -13,7 +13,14 @@ from .stats import bootstrap_ci, drop_with_ci
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["drop_table", "plot_hq_vs_lq", "plot_metric_vs_severity", "robustness_report", "summary_table", "to_markdown"]
+__all__ = [
+    "drop_table",
+    "plot_hq_vs_lq",
+    "plot_metric_vs_severity",
+    "robustness_report",
+    "summary_table",
+    "to_markdown",
+]
 
 
 def _frame(records):
@@ -30,11 +37,17 @@ def _frame(records):
 def _check_columns(df, columns: Iterable[str]) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ValueError(f"the per-sample records lack column(s) {missing}; columns present: {list(df.columns)}")
+        raise ValueError(
+            f"the per-sample records lack column(s) {missing}; columns present: {list(df.columns)}"
+        )
 
 
 def summary_table(
-    records, metrics: Sequence[str], by: Sequence[str] = ("system", "stratum"), num_resamples: int = 1000, seed: int = 0
+    records,
+    metrics: Sequence[str],
+    by: Sequence[str] = ("system", "stratum"),
+    num_resamples: int = 1000,
+    seed: int = 0,
 ):
     """Mean of each metric per group with a bootstrap 95% CI.
 
@@ -76,7 +89,9 @@ def drop_table(
             hq_values = group.loc[group["stratum"] == hq, metric].dropna().to_numpy(dtype=np.float64)
             lq_values = group.loc[group["stratum"] == lq, metric].dropna().to_numpy(dtype=np.float64)
             if hq_values.size == 0 or lq_values.size == 0:
-                logger.warning("system %s, metric %s: no %s or no %s samples; drop skipped", system, metric, hq, lq)
+                logger.warning(
+                    "system %s, metric %s: no %s or no %s samples; drop skipped", system, metric, hq, lq
+                )
                 continue
             drop = drop_with_ci(hq_values, lq_values, num_resamples=num_resamples, seed=seed)
             rows.append({"system": system, "metric": metric, **drop})
@@ -106,7 +121,9 @@ def to_markdown(table, columns: Sequence[str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_metric_vs_severity(records, metric: str, out_path: str | Path, num_resamples: int = 1000, seed: int = 0):
+def plot_metric_vs_severity(
+    records, metric: str, out_path: str | Path, num_resamples: int = 1000, seed: int = 0
+):
     """One panel per degradation kind: the metric's mean (with 95% CI) against severity, one line per system."""
     import matplotlib
 
@@ -181,7 +198,9 @@ def robustness_report(records, metrics: Sequence[str], num_resamples: int = 1000
         `markdown` (str) and `plots` (paths).
     """
     df = _frame(records)
-    out: dict[str, Any] = {"by_stratum": summary_table(df, metrics, ("system", "stratum"), num_resamples, seed)}
+    out: dict[str, Any] = {
+        "by_stratum": summary_table(df, metrics, ("system", "stratum"), num_resamples, seed)
+    }
     has_kind = "kind" in df.columns and "severity" in df.columns
     if has_kind:
         out["by_kind"] = summary_table(df, metrics, ("system", "kind"), num_resamples, seed)
@@ -204,7 +223,11 @@ def robustness_report(records, metrics: Sequence[str], num_resamples: int = 1000
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "robustness.md").write_text(out["markdown"])
         for metric in metrics:
-            out["plots"].append(plot_hq_vs_lq(df, metric, out_dir / f"{metric}_hq_vs_lq.png", num_resamples=num_resamples, seed=seed))
+            out["plots"].append(
+                plot_hq_vs_lq(
+                    df, metric, out_dir / f"{metric}_hq_vs_lq.png", num_resamples=num_resamples, seed=seed
+                )
+            )
             if has_kind and (df["kind"] != "none").any():
                 out["plots"].append(plot_metric_vs_severity(df, metric, out_dir / f"{metric}_vs_severity.png",
                                                             num_resamples, seed))  # fmt: skip
