@@ -53,10 +53,10 @@ def _card_metadata(summary: Any, source: Any, configs: Sequence[str], shard_coun
 
 def _calibration_text(agent: Any) -> str:
     calibration = getattr(agent, "calibration", None)
-    for attribute in ("name", "source", "description"):
-        value = getattr(calibration, attribute, None)
-        if isinstance(value, str) and value:
-            return value
+    if isinstance(calibration, dict):
+        description = calibration.get("description") or "custom calibration"
+        k = calibration.get("k")
+        return f"{description}" + (f", thresholds at median + {k} x MAD" if k is not None else "")
     return "the default calibration shipped with the package" if calibration is None else type(calibration).__name__
 
 

@@ -151,3 +151,19 @@ def test_build_rejects_bad_arguments(tmp_path):
         _build(tmp_path, CountingAgent(), configs=("images",))
     with pytest.raises(ValueError, match="phantom source only"):
         build_lrrg("folder", tmp_path, root=tmp_path, num_studies=3, quality_agent=CountingAgent())
+
+
+def test_real_aqaa_parallel_build_matches_serial_and_finds_degraded_phantoms(tmp_path):
+    options = dict(num_studies=24, image_size=128, synthetic_kinds=KINDS, progress=False, print_summary=False,
+                   source_options={"lq_fraction": 0.5, "lq_severities": (4, 5)})
+    parallel = build_lrrg("phantom", tmp_path / "p2", num_proc=2, **options)
+    serial = build_lrrg("phantom", tmp_path / "p1", num_proc=1, **options)
+    for split in ("train", "test", "test_synthetic"):
+        assert parallel[split]["study_id"] == serial[split]["study_id"]
+        assert parallel[split]["quality_score"] == serial[split]["quality_score"]
+    rows = [row for split in ("train", "validation", "test") for row in serial[split].remove_columns("image")]
+    clean = [row for row in rows if row["degradation"] == 0]
+    degraded = [row for row in rows if row["degradation"] != 0]
+    assert clean and degraded
+    assert sum(row["quality_label"] == 0 for row in clean) / len(clean) >= 0.8
+    assert sum(row["quality_label"] == 1 for row in degraded) / len(degraded) >= 0.6
