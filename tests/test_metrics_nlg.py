@@ -55,6 +55,7 @@ def test_equals_pycocoevalcap_on_iu_reports(shared_data):
     assert ours["meteor"] is None and "meteor=False" in ours["meteor_unavailable"]
 
 
+@pytest.mark.slow  # two METEOR JVM start-ups (ours and pycocoevalcap's): ~15 s idle, more on a busy machine
 @pytest.mark.shared_data
 @pytest.mark.skipif(
     meteor_unavailable_reason() is not None, reason="METEOR needs Java and pycocoevalcap's jar"
