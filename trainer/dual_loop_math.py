@@ -165,10 +165,11 @@ def meta_objective(
     if not needs_grads:
         parts["outer_loss"] = torch.zeros_like(parts["loss_hq"])
         return objective, parts
-    grads = {
-        regime: torch.autograd.grad(loss, params, create_graph=True, allow_unused=False)
-        for regime, loss in losses.items()
-    }
+    grads = {}
+    for regime, loss in losses.items():
+        raw = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
+        # a parameter the loss does not use (e.g. an unused pooler) has a zero gradient
+        grads[regime] = [torch.zeros_like(p) if g is None else g for p, g in zip(params, raw)]
     directions = _directions(cycle)
     outer = sum(
         loss_fns[out](virtual_step(params, grads[inner], inner_lr)) for inner, out in directions
