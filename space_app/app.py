@@ -123,20 +123,20 @@ def create_demo(
     """
     settings = settings or AppSettings.from_env()
     engine = SpaceEngine(agent, model, settings)
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True) as demo:
         gr.Markdown(f"# {TITLE}\n{RESEARCH_NOTICE}", elem_id="notice")
         gr.Markdown(_model_markdown(model), elem_id="model-info")
         with gr.Tab("Assess and report"):
             with gr.Row():
                 with gr.Column(scale=1):
                     upload, run, preview = _upload_column(examples or [])
-                with gr.Column(scale=1):
+                with gr.Column(scale=2):
                     gr.Markdown("## Quality (AQAA)")
                     verdict = gr.Markdown("Upload an image to see its quality verdict.", elem_id="verdict")
-                    criteria = gr.Dataframe(headers=CRITERIA_HEADERS, label="Criteria: measurement vs threshold",
-                                            interactive=False, wrap=True)
-                    where = gr.Gallery(label="Where the problem is", columns=2, height=280, format="png",
+                    where = gr.Gallery(label="Where the problem is", columns=2, height=300, format="png",
                                        interactive=False)
+                    criteria = gr.Dataframe(headers=CRITERIA_HEADERS, label="Criteria: measurement vs threshold",
+                                            interactive=False, wrap=True, max_height=420)
                 with gr.Column(scale=1):
                     gr.Markdown("## Report")
                     findings = gr.Textbox(label="Findings", lines=5, interactive=False, elem_id="findings")
@@ -158,9 +158,14 @@ def build_demo(settings: AppSettings | None = None) -> gr.Blocks:
 
     A model that is named but cannot be loaded is an error; no model at all is not (the app runs quality-only).
     """
+    import torch
+
     from lrrg.dataset_scripts import QualityAgent
 
     settings = settings or AppSettings.from_env()
+    # Concurrent requests each run torch ops; more threads than cores per request makes OpenMP threads spin
+    # against each other (10x slower on a busy 2-core machine).
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.concurrency))
     source = resolve_model_source(settings.model, settings.runs_dir)
     model = None
     if source is not None:

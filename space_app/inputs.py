@@ -57,7 +57,7 @@ def read_dicom(path: Path) -> Image.Image:
         import pydicom
     except ImportError as error:
         raise gr.Error(
-            f"{_shown_name(path)} is a DICOM file, and reading DICOM needs the `pydicom` package: "
+            f"The file {_shown_name(path)} is DICOM, and reading DICOM needs the `pydicom` package: "
             "`pip install pydicom` (or `pip install lrrg[dicom]`), or export the image as PNG."
         ) from error
     try:
@@ -65,11 +65,12 @@ def read_dicom(path: Path) -> Image.Image:
         pixels = dataset.pixel_array.astype(np.float64)
     except Exception as error:  # noqa: BLE001 - pydicom raises many kinds of errors on bad files
         raise gr.Error(
-            f"{_shown_name(path)} could not be read as DICOM ({error}). Export the image as PNG and upload that."
+            f"The file {_shown_name(path)} could not be read as DICOM ({error}). Export the image as PNG and "
+            "upload that."
         ) from error
     if pixels.ndim != 2:
         raise gr.Error(
-            f"{_shown_name(path)} holds DICOM pixel data of shape {pixels.shape}; only single-frame grayscale "
+            f"The file {_shown_name(path)} holds DICOM pixel data of shape {pixels.shape}; only single-frame grayscale "
             "radiographs are supported. Export the view you want as PNG."
         )
     pixels = pixels * float(getattr(dataset, "RescaleSlope", 1) or 1) + float(getattr(dataset, "RescaleIntercept", 0) or 0)

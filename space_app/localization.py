@@ -202,6 +202,8 @@ LOCALISERS: dict[str, tuple[Callable[[Image.Image], Image.Image], str]] = {
 
 
 def _excess(entry: Mapping[str, Any]) -> float:
+    if "excess" in entry:  # AQAA's own measure of how far beyond the threshold
+        return float(entry["excess"])
     value, threshold = float(entry.get("value", 0.0)), float(entry.get("threshold", 0.0))
     return (value - threshold) / (abs(threshold) + 1e-6)
 
