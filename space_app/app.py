@@ -90,7 +90,7 @@ def _stress_tab(engine: SpaceEngine, upload: gr.File) -> None:
             degraded_verdict = gr.Markdown(elem_id="stress-degraded-verdict")
             degraded_report = gr.Markdown(elem_id="stress-degraded-report")
     degraded_where = gr.Gallery(label="Where the problem is (degraded image)", columns=2, height=300,
-                                format="png", interactive=False)
+                                format="png", interactive=False, object_fit="contain")
     with gr.Accordion("Details (JSON)", open=False):
         summary = gr.JSON(label="Stress-test summary")
     stress_button.click(
@@ -134,7 +134,7 @@ def create_demo(
                     gr.Markdown("## Quality (AQAA)")
                     verdict = gr.Markdown("Upload an image to see its quality verdict.", elem_id="verdict")
                     where = gr.Gallery(label="Where the problem is", columns=2, height=300, format="png",
-                                       interactive=False)
+                                       interactive=False, object_fit="contain", elem_id="where")
                     criteria = gr.Dataframe(headers=CRITERIA_HEADERS, label="Criteria: measurement vs threshold",
                                             interactive=False, wrap=True, max_height=420)
                 with gr.Column(scale=1):
