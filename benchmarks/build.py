@@ -27,6 +27,11 @@ from pathlib import Path
 def _worker(args: argparse.Namespace) -> None:
     """One build in this process; prints its timing and peak RSS as JSON."""
     logging.basicConfig(level=logging.WARNING)
+    import datasets  # noqa: F401  (imports are process start-up, not build work: keep them out of the timing)
+
+    import lrrg.dataset_scripts.aqaa  # noqa: F401
+    import lrrg.dataset_scripts.degradations  # noqa: F401
+    import lrrg.dataset_scripts.hub  # noqa: F401
     from lrrg.dataset_scripts.builder import build_lrrg
 
     kinds = args.kinds.split(",") if args.kinds else None

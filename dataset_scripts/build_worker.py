@@ -5,6 +5,7 @@ Kept free of `datasets` / `pyarrow` imports so that spawned workers start fast.
 
 from __future__ import annotations
 
+import importlib
 import io
 import multiprocessing
 import os
@@ -17,6 +18,7 @@ from typing import Any
 from .build_cache import BuildCache, content_hash, write_atomic
 from .sources.record import StudyRecord
 
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # Set by `init_worker` in every worker (and in the main process when num_proc == 1).
 _STATE: dict[str, Any] = {}
 
@@ -211,10 +213,33 @@ def run_ordered(
         yield from zip(done_chunk, result.get())
 
 
-def make_pool(num_proc: int, source: Any, agent: Any, cache_folder: Path, fingerprint: str):
-    """A spawn pool whose workers hold the source, the agent and a read connection to the cache."""
-    context = multiprocessing.get_context("spawn")
-    return context.Pool(num_proc, initializer=init_worker, initargs=(source, agent, str(cache_folder), fingerprint))
+def make_pool(num_proc: int, source: Any, agent: Any, cache_folder: Path, fingerprint: str, start_method: str | None = None):
+    """A process pool whose workers hold the source, the agent and a read connection to the cache.
+
+    `fork` (the default where available, as `datasets.map(num_proc=...)` uses) starts workers at once with
+    every module already imported; `spawn` re-imports numpy / scipy / scikit-image in each worker, which
+    costs seconds on a busy machine.
+    """
+    if start_method is None:
+        start_method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(start_method)
+    if start_method == "fork":
+        for module in (*getattr(source, "worker_modules", ()), "lrrg.dataset_scripts.degradations"):
+            importlib.import_module(module)
+    # One BLAS / OpenMP thread per worker: num_proc workers already fill the cores, and oversubscribed
+    # spinning thread pools make a parallel build slower than a serial one. Children read the
+    # environment when they import numpy, so set it around the spawn and restore it after.
+    saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
+    for name in _THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+    try:
+        return context.Pool(num_proc, initializer=init_worker, initargs=(source, agent, str(cache_folder), fingerprint))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 __all__ = [

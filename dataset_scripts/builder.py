@@ -45,6 +45,35 @@ _STAGING_DIRNAME = ".staging"
 _WARN_PER_REASON = 5
 
 
+def _column_encoders(features: Any) -> dict[str, Any]:
+    """Per-column value encoders: ClassLabel names -> ids (also inside lists), everything else as is.
+
+    A few times faster than `Features.encode_example`, which walks every value generically; the schema
+    here is fixed and flat.
+    """
+    from datasets import ClassLabel, List
+
+    def identity(value: Any) -> Any:
+        return value
+
+    def label_encoder(feature: Any):
+        return lambda value: None if value is None else feature.str2int(value) if isinstance(value, str) else int(value)
+
+    def list_encoder(feature: Any):
+        encode = label_encoder(feature)
+        return lambda values: [encode(v) for v in values or ()]
+
+    encoders: dict[str, Any] = {}
+    for name, feature in features.items():
+        if isinstance(feature, ClassLabel):
+            encoders[name] = label_encoder(feature)
+        elif isinstance(feature, List) and isinstance(feature.feature, ClassLabel):
+            encoders[name] = list_encoder(feature.feature)
+        else:
+            encoders[name] = identity
+    return encoders
+
+
 class ShardedParquetWriter:
     """Writes one split of one config as `split-XXXXX-of-YYYYY.parquet` shards, row group by row group.
 
@@ -61,6 +90,7 @@ class ShardedParquetWriter:
         self.schema = features.arrow_schema
         self.rows_per_group, self.max_shard_bytes = rows_per_group, max_shard_bytes
         self._buffer: list[dict[str, Any]] = []
+        self._encoders = _column_encoders(features)
         self._writer: Any = None
         self._shard_bytes = 0
         self.paths: list[Path] = []
@@ -68,7 +98,7 @@ class ShardedParquetWriter:
 
     def add(self, row: dict[str, Any]) -> None:
         """Adds one row (plain Python values; ClassLabel columns as names)."""
-        self._buffer.append(self.features.encode_example(row))
+        self._buffer.append({name: encode(row.get(name)) for name, encode in self._encoders.items()})
         self.num_rows += 1
         if len(self._buffer) >= self.rows_per_group:
             self._flush()
@@ -326,6 +356,7 @@ def build_lrrg(
     private: bool = False,
     progress: bool = True,
     print_summary: bool = True,
+    start_method: str | None = None,
 ) -> Any:
     """Builds the LRRG benchmark from a source and writes it to `out` as a Hugging Face dataset folder.
 
@@ -348,6 +379,7 @@ def build_lrrg(
         private: make the Hub repo private.
         progress: show progress bars.
         print_summary: print the rich summary tables to stderr at the end.
+        start_method: multiprocessing start method of the workers (default `fork` where available).
 
     Returns:
         The `DatasetDict` of the `full` config (or of `labels` when only that was built).
@@ -388,7 +420,7 @@ def build_lrrg(
         kinds=kinds, severities=severities, max_studies=max_studies, progress=progress,
         writers=_Writers(staging, configs),
     )
-    pool = make_pool(num_proc, study_source, agent, cache.folder, fingerprint) if num_proc > 1 else None
+    pool = make_pool(num_proc, study_source, agent, cache.folder, fingerprint, start_method) if num_proc > 1 else None
     if pool is None:
         init_worker(study_source, agent, cache, fingerprint)
     try:

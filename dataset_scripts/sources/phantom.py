@@ -62,6 +62,7 @@ class PhantomSource(StudySource):
     license = "apache-2.0"
     citation = PHANTOM_CITATION
     access_note = "Phantom images are procedural (no patient data) and freely redistributable."
+    worker_modules = ("lrrg.dataset_scripts.phantoms", "lrrg.dataset_scripts.degradations")
 
     def __init__(
         self,

@@ -101,8 +101,9 @@ class StudyRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The record as a plain dict without the in-memory image (JSON-serialisable)."""
-        data = dataclasses.asdict(dataclasses.replace(self, image=None))
-        data.pop("image")
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "image"}
+        data["labels"] = dict(self.labels)
+        data["extra"] = dict(self.extra)
         data["other_image_paths"] = list(self.other_image_paths)
         return data
 
@@ -126,6 +127,8 @@ class StudySource:
     license: str = "other"
     citation: str = ""
     access_note: str = ""
+    # Modules the builder imports before forking workers, so that each worker does not import them again.
+    worker_modules: tuple[str, ...] = ()
 
     def iter_specs(self) -> Iterator[Any]:
         """Cheap, picklable descriptions of the studies; by default the records themselves."""
