@@ -206,7 +206,8 @@ def _low_resolution(x, severity, rng):
 def _grid_lines(x, severity, rng):
     height, width = x.shape[:2]
     period = rng.uniform(4.5, 8.0) * _scale(x.shape)
-    angle = (0.0 if rng.random() < 0.7 else np.pi / 2) + rng.uniform(-0.05, 0.05)
+    # Anti-scatter grid lamellae are parallel to a detector axis.
+    angle = 0.0 if rng.random() < 0.7 else np.pi / 2
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     phase = (xx * np.cos(angle) + yy * np.sin(angle)) * (2 * np.pi / period) + rng.uniform(0, 2 * np.pi)
     amplitude = _GRID_AMPLITUDE[severity - 1] * rng.uniform(0.9, 1.1)
