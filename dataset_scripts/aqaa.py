@@ -26,16 +26,16 @@ logger = logging.getLogger(__name__)
 
 CRITERIA: tuple[str, ...] = tuple(MEASURES)
 DEFAULT_CALIBRATION_PATH = Path(__file__).with_name("aqaa_calibration.json")
-DEFAULT_K = 4.0
+DEFAULT_K = 3.5
 # Smallest spread per criterion (in the measurement's own unit): a reference set of near-identical
 # images must not turn an invisible change into a flag.
 MIN_SCALE: dict[str, float] = {
     "noise": 0.003,
-    "blur": 0.06,
-    "motion": 0.04,
+    "blur": 0.08,
+    "motion": 0.08,
     "exposure": 0.03,
     "contrast": 0.06,
-    "compression": 0.04,
+    "compression": 0.07,
     "resolution": 0.06,
     "grid": 0.25,
     "rotation": 0.6,

@@ -150,8 +150,10 @@ def _pneumothorax(attrs: dict[str, Any], w: _Writer) -> None:
 def _consolidation(attrs: dict[str, Any], w: _Writer) -> None:
     zone = _zone(attrs, w)
     if attrs.get("certainty", 1) == -1:
-        w.say(f"opacity in the {zone} may represent consolidation.", Lung_Opacity=1, Consolidation=-1)
-        w.say(f"{zone} opacity, possibly consolidation.", "impression", Lung_Opacity=1, Consolidation=-1)
+        w.say(f"opacity in the {zone}.", Lung_Opacity=1)
+        w.say("this may represent consolidation.", Consolidation=-1)
+        w.say(f"{zone} opacity.", "impression", Lung_Opacity=1)
+        w.say("possible consolidation.", "impression", Consolidation=-1)
         return
     w.say(w.pick((f"focal consolidation in the {zone}.", f"dense airspace consolidation in the {zone}.",
                   f"{zone} consolidation with air bronchograms.")), Consolidation=1)
@@ -190,8 +192,10 @@ def _edema(attrs: dict[str, Any], w: _Writer) -> None:
 def _atelectasis(attrs: dict[str, Any], w: _Writer) -> None:
     side = attrs.get("side", "left")
     if attrs.get("certainty", 1) == -1:
-        w.say(f"linear opacity at the {side} base, likely atelectasis.", Lung_Opacity=1, Atelectasis=-1)
-        w.say(f"{side} basilar opacity, likely atelectasis.", "impression", Lung_Opacity=1, Atelectasis=-1)
+        w.say(f"linear opacity at the {side} base.", Lung_Opacity=1)
+        w.say("this likely represents atelectasis.", Atelectasis=-1)
+        w.say(f"{side} basilar opacity.", "impression", Lung_Opacity=1)
+        w.say("likely atelectasis.", "impression", Atelectasis=-1)
         return
     w.say(w.pick((f"plate-like atelectasis at the {side} base.", f"subsegmental atelectasis in the {side} lower lobe.",
                   f"linear {side} basilar atelectasis.")), Atelectasis=1)

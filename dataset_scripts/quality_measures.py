@@ -46,7 +46,7 @@ class PreparedImage:
     saturated: np.ndarray  # (h, w) bool: any native pixel of the cell >= 0.98
     chroma: float  # mean colour saturation of the working copy (0 for grayscale)
     native_size: tuple[int, int]  # (width, height)
-    band_ratios: np.ndarray = field(default=None)  # per-orientation high/mid spectral energy of `work`
+    band_ratios: np.ndarray = field(default=None)  # (2, sectors) log spectral band ratios of `work`
 
     def __post_init__(self) -> None:
         if self.band_ratios is None:
@@ -109,7 +109,8 @@ def measure_noise(p: PreparedImage) -> float:
 
 
 def _sector_band_ratios(work: np.ndarray, sectors: int = 12) -> np.ndarray:
-    """Per orientation sector: high-band (0.2-0.45 cyc/px) over low-band (0.02-0.07) spectral energy."""
+    """Per orientation sector, log10 spectral energy ratios: row 0 high (0.2-0.45 cyc/px) / low (0.02-0.06),
+    row 1 mid (0.1-0.25) / low. Sectors are centred on the image axes."""
     h, w = work.shape
     n = max(32, min(256, h, w) // 2 * 2)
     y0, x0 = (h - n) // 2, (w - n) // 2
@@ -119,11 +120,15 @@ def _sector_band_ratios(work: np.ndarray, sectors: int = 12) -> np.ndarray:
     fy = np.fft.fftfreq(n)[:, None]
     fx = np.fft.rfftfreq(n)[None, :]
     radius = np.sqrt(fx * fx + fy * fy)
-    sector = (np.floor((np.arctan2(fy, fx) % np.pi) / np.pi * sectors).astype(int)) % sectors
-    high = np.bincount(sector[(radius > 0.2) & (radius < 0.45)], power[(radius > 0.2) & (radius < 0.45)], sectors)
-    low_band = (radius > 0.02) & (radius < 0.07)
-    low = np.bincount(sector[low_band], power[low_band], sectors)
-    return (high + 1e-12) / (low + 1e-12)
+    angle = (np.arctan2(fy, fx) + np.pi / (2 * sectors)) % np.pi
+    sector = np.minimum((angle / np.pi * sectors).astype(int), sectors - 1)
+
+    def energy(low: float, high: float) -> np.ndarray:
+        band = (radius > low) & (radius < high)
+        return np.bincount(sector[band], power[band], sectors) + 1e-12
+
+    base = energy(0.02, 0.06)
+    return np.log10(np.stack([energy(0.2, 0.45) / base, energy(0.1, 0.25) / base]))
 
 
 @functools.lru_cache(maxsize=8)
@@ -132,20 +137,26 @@ def _hann2d(n: int) -> np.ndarray:
     return np.outer(window, window)
 
 
+def _circular_median3(values: np.ndarray) -> np.ndarray:
+    return np.median(np.stack([np.roll(values, -1), values, np.roll(values, 1)]), axis=0)
+
+
 def measure_blur(p: PreparedImage) -> float:
-    """-log10 of the median (over orientations) high-band / low-band spectral energy ratio."""
-    return float(-np.log10(np.median(p.band_ratios)))
+    """-log10 high/low band energy in the SHARPEST orientation: detail lost in every direction.
+
+    Using the sharpest direction keeps motion blur (sharp across the motion) apart from defocus.
+    """
+    return float(-_circular_median3(p.band_ratios[0]).max())
 
 
 def measure_motion(p: PreparedImage) -> float:
-    """log10(max / min) over orientations of the high/low band ratio (3-sector circular median).
+    """Mid/low band energy: sharpest orientation minus the median orientation (log10, 3-sector median).
 
-    Motion smears detail along one direction only: a broad trough and peak in the angular profile.
-    The circular median removes single-sector spikes of stripes or JPEG block edges.
+    Motion smears detail along one direction: most orientations lose mid-band energy, the one across
+    the motion keeps it. The circular median removes single-sector spikes of stripes or block edges.
     """
-    ratios = np.log10(p.band_ratios)
-    smooth = np.median(np.stack([np.roll(ratios, -1), ratios, np.roll(ratios, 1)]), axis=0)
-    return float(smooth.max() - smooth.min())
+    smooth = _circular_median3(p.band_ratios[1])
+    return float(smooth.max() - np.median(smooth))
 
 
 def exposure_stats(p: PreparedImage) -> tuple[float, float, float]:
