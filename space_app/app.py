@@ -18,7 +18,7 @@ from typing import Any  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from lrrg.space_app.examples import Example, collect_examples  # noqa: E402
-from lrrg.space_app.inference import CRITERIA_HEADERS, SpaceEngine  # noqa: E402
+from lrrg.space_app.inference import SpaceEngine  # noqa: E402
 from lrrg.space_app.model_loading import (  # noqa: E402
     NO_MODEL_MESSAGE,
     ReportGenerator,
@@ -60,7 +60,7 @@ def _upload_column(examples: Sequence[Example]) -> tuple[gr.File, gr.Button, gr.
     upload = gr.File(label="Chest radiograph (PNG / JPEG, 8- or 16-bit; DICOM)", type="filepath",
                      file_count="single", elem_id="upload")
     run = gr.Button("Assess quality and write report", variant="primary", elem_id="analyze-button")
-    preview = gr.Image(label="The image as read", type="pil", interactive=False, format="png", height=320)
+    preview = gr.Image(label="The image as read", type="pil", interactive=False, format="jpeg", height=320)
     if examples:
         gr.Examples(
             examples=[[example.path] for example in examples],
@@ -82,15 +82,15 @@ def _stress_tab(engine: SpaceEngine, upload: gr.File) -> None:
     stress_button = gr.Button("Run stress test", variant="primary", elem_id="stress-button")
     with gr.Row():
         with gr.Column():
-            original = gr.Image(label="Original", type="pil", interactive=False, format="png", height=300)
+            original = gr.Image(label="Original", type="pil", interactive=False, format="jpeg", height=300)
             original_verdict = gr.Markdown(elem_id="stress-original-verdict")
             original_report = gr.Markdown(elem_id="stress-original-report")
         with gr.Column():
-            degraded = gr.Image(label="Degraded", type="pil", interactive=False, format="png", height=300)
+            degraded = gr.Image(label="Degraded", type="pil", interactive=False, format="jpeg", height=300)
             degraded_verdict = gr.Markdown(elem_id="stress-degraded-verdict")
             degraded_report = gr.Markdown(elem_id="stress-degraded-report")
     degraded_where = gr.Gallery(label="Where the problem is (degraded image)", columns=2, height=300,
-                                format="png", interactive=False, object_fit="contain")
+                                format="jpeg", interactive=False, object_fit="contain")
     with gr.Accordion("Details (JSON)", open=False):
         summary = gr.JSON(label="Stress-test summary")
     stress_button.click(
@@ -133,10 +133,9 @@ def create_demo(
                 with gr.Column(scale=2):
                     gr.Markdown("## Quality (AQAA)")
                     verdict = gr.Markdown("Upload an image to see its quality verdict.", elem_id="verdict")
-                    where = gr.Gallery(label="Where the problem is", columns=2, height=300, format="png",
+                    where = gr.Gallery(label="Where the problem is", columns=2, height=300, format="jpeg",
                                        interactive=False, object_fit="contain", elem_id="where")
-                    criteria = gr.Dataframe(headers=CRITERIA_HEADERS, label="Criteria: measurement vs threshold",
-                                            interactive=False, wrap=True, max_height=420)
+                    criteria = gr.Markdown(label="Criteria: measurement vs threshold", elem_id="criteria")
                 with gr.Column(scale=1):
                     gr.Markdown("## Report")
                     findings = gr.Textbox(label="Findings", lines=5, interactive=False, elem_id="findings")

@@ -63,6 +63,17 @@ def criteria_rows(quality: Any) -> list[list[Any]]:
     return rows
 
 
+def criteria_markdown(rows: list[list[Any]]) -> str:
+    """The criteria as a Markdown table (flagged rows in bold): light to render, readable at any width."""
+    lines = ["| " + " | ".join(CRITERIA_HEADERS) + " |", "|" + "---|" * len(CRITERIA_HEADERS)]
+    for name, value, threshold, flagged, description in rows:
+        cells = [name, f"{value:.4g}", "" if threshold is None else f"{threshold:.4g}", flagged, description]
+        if flagged == "yes":
+            cells = [f"**{cell}**" if cell else cell for cell in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def report_info_markdown(report: GeneratedReport | None, generator: ReportGenerator | None) -> str:
     """Which model wrote the report and how long it took (or which command creates a model)."""
     if generator is None or report is None:
@@ -128,7 +139,7 @@ class SpaceEngine:
             upload: a file path (what `gr.File` passes), a PIL image or a numpy array.
 
         Returns:
-            `(preview PIL image, verdict markdown, criteria rows, [(localisation picture, caption)], findings,
+            `(preview PIL image, verdict markdown, criteria table markdown, [(localisation picture, caption)], findings,
             impression, report info markdown, quality dict)`.
 
         Raises:
@@ -140,7 +151,7 @@ class SpaceEngine:
         return (
             to_display(image),
             verdict_markdown(quality, notes),
-            criteria_rows(quality),
+            criteria_markdown(criteria_rows(quality)),
             localise(image, quality.flags),
             report.findings if report else "",
             report.impression if report else "",
@@ -191,6 +202,7 @@ class SpaceEngine:
 __all__ = [
     "CRITERIA_HEADERS",
     "SpaceEngine",
+    "criteria_markdown",
     "criteria_rows",
     "report_info_markdown",
     "report_markdown",

@@ -116,12 +116,14 @@ def test_create_demo_builds_with_a_tiny_model(generator, agent):
 @pytest.mark.parametrize("mode", INPUT_MODES)
 def test_analyze_returns_the_right_types_for_each_input_mode(engine, phantom, tmp_path, mode):
     upload = _inputs(mode, phantom, tmp_path)
-    preview, verdict, rows, where, findings, impression, info, quality = engine.analyze(upload)
+    preview, verdict, table, where, findings, impression, info, quality = engine.analyze(upload)
     assert isinstance(preview, Image.Image) and preview.mode in ("L", "RGB")
     assert max(preview.size) <= 768
     assert verdict.startswith("### Quality: **") and ("HIGH" in verdict or "LOW" in verdict)
-    assert isinstance(rows, list) and len(rows) == 12 and all(len(row) == 5 for row in rows)
-    assert {row[3] for row in rows} <= {"yes", "no"}
+    rows = table.splitlines()[2:]
+    assert len(rows) == 12 and all(row.count("|") == 6 for row in rows)
+    flagged_rows = [row for row in rows if row.startswith("| **")]
+    assert len(flagged_rows) == len(quality["flagged_criteria"])
     assert isinstance(where, list) and all(isinstance(p, Image.Image) and isinstance(c, str) for p, c in where)
     assert isinstance(findings, str) and isinstance(impression, str)
     assert "tiny-random" in info and "Generated in" in info
@@ -215,8 +217,8 @@ def test_stress_test_rejects_bad_settings(engine, phantom, kind, severity, expec
 
 def test_without_a_model_quality_works_and_the_report_panel_names_the_command(agent, phantom):
     engine = SpaceEngine(agent, None, AppSettings())
-    _, verdict, rows, _, findings, impression, info, quality = engine.analyze(phantom.image)
-    assert "Quality:" in verdict and len(rows) == 12 and quality["quality_label"] in ("high", "low")
+    _, verdict, table, _, findings, impression, info, quality = engine.analyze(phantom.image)
+    assert "Quality:" in verdict and len(table.splitlines()) == 14 and quality["quality_label"] in ("high", "low")
     assert findings == impression == ""
     assert "lrrg benchmark" in info and "bash scripts/main.sh" in info
     demo = create_demo(None, agent, AppSettings())

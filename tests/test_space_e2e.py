@@ -82,7 +82,7 @@ def test_client_upload_gives_verdict_and_report_and_stress_degrades(server, exam
     preview, verdict, criteria, where, findings, impression, info, quality = outputs
     assert Path(preview).is_file() and Image.open(preview).size == (256, 256)
     assert verdict.startswith("### Quality: **") and quality["quality_label"] in ("high", "low")
-    assert len(criteria["data"]) == 12 and criteria["headers"][:2] == ["criterion", "measurement"]
+    assert criteria.startswith("| criterion | measurement | threshold |") and len(criteria.splitlines()) == 14
     assert isinstance(where, list) and findings == FINDINGS and impression == IMPRESSION
     assert "Generated in" in info and "tiny-memorised" in info
     stressed = client.predict(handle_file(examples[0].path), "cutoff", 5, api_name="/stress")
