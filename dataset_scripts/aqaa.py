@@ -36,7 +36,7 @@ MIN_SCALE: dict[str, float] = {
     "exposure": 0.03,
     "contrast": 0.06,
     "compression": 0.07,
-    "resolution": 0.06,
+    "resolution": 0.15,
     "grid": 0.25,
     "rotation": 0.6,
     "field_of_view": 0.05,
