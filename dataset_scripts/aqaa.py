@@ -160,12 +160,12 @@ class QualityAgent:
             fitted on phantom radiographs.
         judge: optional `quality_judge.QualityJudge`, a model path / Hub id to build one from, or None.
         working_size: long side of the working copy for global measurements.
-        borderline: a score in this interval (or a value within 25 % of its threshold) counts as borderline,
-            the only case in which the judge is consulted.
+        borderline: interval of the worst criterion's excess (0 = at the reference median, 1 = at its threshold)
+            that counts as borderline, the only case in which the judge is consulted.
     """
 
     def __init__(self, calibration: str | os.PathLike | dict | None = None, judge: Any = None,
-                 working_size: int = WORKING_SIZE, borderline: tuple[float, float] = (0.35, 0.65)):
+                 working_size: int = WORKING_SIZE, borderline: tuple[float, float] = (0.75, 1.25)):
         self.calibration = load_calibration(calibration)
         self.working_size = int(working_size)
         self.borderline = borderline
@@ -251,10 +251,10 @@ class QualityAgent:
         return report
 
     def is_borderline(self, report: QualityReport) -> bool:
-        """True when the tools alone are not decisive (score or a criterion near its threshold)."""
+        """True when the tools alone are not decisive: the worst criterion is near its threshold."""
         low, high = self.borderline
-        near = any(0.75 <= f["excess"] <= 1.25 for f in report.flags.values())
-        return low <= report.score <= high or near
+        worst = max((f["excess"] for f in report.flags.values()), default=0.0)
+        return low <= worst <= high
 
     def _consult_judge(self, report: QualityReport, image: Any) -> None:
         verdict = self.judge.judge(image, report.flags)
