@@ -115,7 +115,8 @@ def blockiness_map(image: Image.Image) -> Image.Image:
     g = gray[:height, :width]
     dx, dy = np.abs(np.diff(g, axis=1, append=g[:, -1:])), np.abs(np.diff(g, axis=0, append=g[-1:, :]))
     cells = (height // 8, 8, width // 8, 8)
-    edge = dx.reshape(cells)[:, :, :, 7].mean(axis=(1, 2)) + dy.reshape(cells)[:, 7, :, :].mean(axis=(1, 2))
+    # (rows of blocks, columns of blocks): mean |difference| across each block's right / bottom edge vs inside
+    edge = dx.reshape(cells)[:, :, :, 7].mean(axis=1) + dy.reshape(cells)[:, 7, :, :].mean(axis=2)
     inner = dx.reshape(cells)[:, :, :, :7].mean(axis=(1, 3)) + dy.reshape(cells)[:, :7, :, :].mean(axis=(1, 3))
     ratio = np.log((edge + 1e-4) / (inner + 1e-4))
     ratio_image = Image.fromarray(ratio.astype(np.float32))

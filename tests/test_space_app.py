@@ -234,10 +234,23 @@ def test_localise_draws_flagged_criteria_worst_first(phantom):
     assert [caption.split(":")[0] for _, caption in pictures] == ["noise", "field of view"]
     assert all(picture.mode == "RGB" and min(picture.size) >= 64 for picture, _ in pictures)
     # every localiser draws something for every image kind it may meet
+    wide = phantom.image.crop((0, 0, 256, 200)).resize((300, 180))
     for image in (phantom.image, Image.fromarray(np.asarray(phantom.image).astype(np.uint16) * 200),
-                  phantom.image.convert("RGB")):
+                  phantom.image.convert("RGB"), wide):
         for maker, _ in LOCALISERS.values():
             assert maker(image).mode == "RGB"
+
+
+def test_blockiness_map_finds_the_jpeg_blocks_where_they_are():
+    from lrrg.space_app.localization import blockiness_map
+
+    rng = np.random.default_rng(0)
+    smooth = np.tile(np.linspace(60, 190, 320, dtype=np.float32), (200, 1)) + rng.normal(0, 2, (200, 320))
+    blocky = smooth.copy()
+    blocky[:, :160] = np.repeat(np.repeat(smooth[::8, :160:8], 8, axis=0), 8, axis=1)  # left half: flat 8x8 blocks
+    heat = np.asarray(blockiness_map(Image.fromarray(np.clip(blocky, 0, 255).astype(np.uint8))), dtype=np.float32)
+    hot = heat[..., 1]  # the heat ramp's green channel rises only in its upper two thirds
+    assert hot[:, 20:140].mean() > hot[:, 180:300].mean() + 20
 
 
 def _save_tiny(folder):
