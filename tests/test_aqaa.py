@@ -165,3 +165,21 @@ def test_real_radiographs(shared_data):
         if hits < len(images) - 1:
             missed[kind] = hits
     assert not missed, f"criterion missed on real radiographs (hits of {len(images)}): {missed}"
+
+
+def test_cli_assess_writes_records(tmp_path, capsys):
+    from lrrg.cli import main
+
+    generate_phantom(1, size=128).image.save(tmp_path / "a.png")
+    degrade(generate_phantom(2, size=128).image, "jpeg", 5, 0).save(tmp_path / "b.png")
+    (tmp_path / "c.png").write_text("not an image")
+    out = tmp_path / "out.jsonl"
+    assert main(["assess", str(tmp_path / "*.png"), "--out", str(out), "--no-progress"]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["path"].rsplit("/", 1)[-1] for r in records] == ["a.png", "b.png", "c.png"]
+    assert records[1]["quality_label"] == "low" and records[2]["error"]
+    assert {"path", "quality_label", "quality_score", "flags", "reasons", "error"} <= set(records[0])
+    assert "AQAA summary" in capsys.readouterr().out
+    csv_out = tmp_path / "out.csv"
+    assert main(["assess", str(tmp_path), "--out", str(csv_out), "--num-proc", "2", "--no-progress"]) == 0
+    assert csv_out.read_text().count("\n") == 4

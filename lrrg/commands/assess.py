@@ -61,7 +61,7 @@ def _write(records: list[dict], out: str) -> None:
                 row[f"{name}_value"] = flag["value"]
                 row[f"{name}_flagged"] = flag["flagged"]
             rows.append(row)
-        pd.DataFrame(rows).to_csv(path, index=False)
+        pd.DataFrame(rows).astype({"width": "Int64", "height": "Int64"}).to_csv(path, index=False)
     else:
         with path.open("w") as handle:
             for record in records:
