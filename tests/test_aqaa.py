@@ -144,6 +144,7 @@ def _load_small(path, limit=768):
     return image
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_real_radiographs(shared_data):
     """Real films: calibrate on 24 clean films (the reference-set workflow), then check 6 other films degraded
