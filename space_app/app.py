@@ -89,8 +89,8 @@ def _stress_tab(engine: SpaceEngine, upload: gr.File) -> None:
             degraded = gr.Image(label="Degraded", type="pil", interactive=False, format="jpeg", height=300)
             degraded_verdict = gr.Markdown(elem_id="stress-degraded-verdict")
             degraded_report = gr.Markdown(elem_id="stress-degraded-report")
-    degraded_where = gr.Gallery(label="Where the problem is (degraded image)", columns=2, height=300,
-                                format="jpeg", interactive=False, object_fit="contain")
+            degraded_where = gr.Gallery(label="Where the problem is (degraded image)", columns=2, height="auto",
+                                        format="jpeg", interactive=False, object_fit="contain")
     with gr.Accordion("Details (JSON)", open=False):
         summary = gr.JSON(label="Stress-test summary")
     stress_button.click(
@@ -133,7 +133,7 @@ def create_demo(
                 with gr.Column(scale=2):
                     gr.Markdown("## Quality (AQAA)")
                     verdict = gr.Markdown("Upload an image to see its quality verdict.", elem_id="verdict")
-                    where = gr.Gallery(label="Where the problem is", columns=2, height=300, format="jpeg",
+                    where = gr.Gallery(label="Where the problem is", columns=2, height="auto", format="jpeg",
                                        interactive=False, object_fit="contain", elem_id="where")
                     criteria = gr.Markdown(label="Criteria: measurement vs threshold", elem_id="criteria")
                 with gr.Column(scale=1):
