@@ -198,5 +198,9 @@ __all__ = ["RESEARCH_NOTICE", "TITLE", "build_demo", "create_demo", "launch_kwar
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # On a Space the server must listen on all interfaces; locally `lrrg app` keeps 127.0.0.1.
-    main(AppSettings.from_env(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0")))
+    from lrrg.space_app.model_loading import space_default_model
+
+    # On a Space the server must listen on all interfaces and the card's model is the default; locally
+    # `lrrg app` keeps 127.0.0.1 and the newest model under runs/.
+    main(AppSettings.from_env(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+                              model=space_default_model()))

@@ -177,6 +177,22 @@ def load_report_generator(source: str, device: str = "cpu", max_new_tokens: int 
     return generator
 
 
+def space_default_model(readme: str | os.PathLike | None = None) -> str | None:
+    """On a Hugging Face Space (`$SPACE_ID` set) without `$LRRG_MODEL`: the first model of the Space card's
+    front-matter (`models:` in the README beside `app.py`); `None` elsewhere, so that local runs keep the
+    newest model under `runs/`."""
+    if not os.environ.get("SPACE_ID") or os.environ.get("LRRG_MODEL"):
+        return None
+    card = Path(readme) if readme is not None else Path(__file__).with_name("README.md")
+    if not card.is_file():
+        return None
+    from huggingface_hub import metadata_load
+
+    models = (metadata_load(card) or {}).get("models") or []
+    models = [models] if isinstance(models, str) else list(models)
+    return str(models[0]) if models else None
+
+
 def resolve_model_source(model: str | None, runs_dir: str | os.PathLike = "runs") -> str | None:
     """The model to load: `model` (from `--model` / `LRRG_MODEL`) or else the newest one under `runs_dir`."""
     if model:
@@ -196,4 +212,5 @@ __all__ = [
     "is_lrrg_folder",
     "load_report_generator",
     "resolve_model_source",
+    "space_default_model",
 ]

@@ -286,6 +286,38 @@ def test_missing_model_names_the_command(tmp_path):
         load_report_generator(str(empty))
 
 
+def test_on_a_space_the_card_model_is_the_default(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from lrrg.space_app.model_loading import space_default_model
+
+    card = Path(__file__).resolve().parent.parent / "space_app" / "README.md"
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("LRRG_MODEL", raising=False)
+    assert space_default_model(card) is None  # locally: the newest model under runs/
+    monkeypatch.setenv("SPACE_ID", "lrrg/demo")
+    assert space_default_model(card) == "lrrg/lrrg-tiny-phantoms"
+    monkeypatch.setenv("LRRG_MODEL", "me/my-model")
+    assert space_default_model(card) is None  # $LRRG_MODEL wins (AppSettings.from_env reads it)
+
+
+def test_space_card_front_matter_deploys_as_is():
+    from pathlib import Path
+
+    from huggingface_hub import metadata_load
+
+    folder = Path(__file__).resolve().parent.parent / "space_app"
+    meta = metadata_load(folder / "README.md")
+    assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and (folder / meta["app_file"]).is_file()
+    assert meta["models"] and meta["datasets"]
+    assert "Research use only" in (folder / "README.md").read_text()
+    assert any(line.startswith("lrrg") for line in (folder / "requirements.txt").read_text().splitlines())
+    source = (folder / "app.py").read_text()
+    assert source.count(".launch(") == 1 and 'if __name__ == "__main__":' in source
+    assert source.index(".launch(") < source.index('if __name__ == "__main__":')  # only main() launches
+    assert "from ." not in source  # runs as a plain script on a Space: absolute imports only
+
+
 def test_settings_from_env_and_overrides():
     settings = AppSettings.from_env({"LRRG_MAX_UPLOAD_MB": "2.5", "LRRG_CONCURRENCY": "3"}, concurrency=4)
     assert settings.max_upload_mb == 2.5 and settings.concurrency == 4
