@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import tempfile
@@ -65,13 +66,46 @@ def server(examples):
     torch.set_num_threads(1)
     generator = _memorising_generator()
     settings = AppSettings(server_port=_free_port(), max_upload_mb=UPLOAD_LIMIT_MB, concurrency=2)
-    demo = create_demo(generator, QualityAgent(), settings, examples)
-    demo.launch(**{**launch_kwargs(settings), "prevent_thread_lock": True, "quiet": True})
+    with _recording_outside_connections() as outside:
+        demo = create_demo(generator, QualityAgent(), settings, examples)
+        demo.launch(**{**launch_kwargs(settings), "prevent_thread_lock": True, "quiet": True})
+    STARTUP_OUTSIDE_CONNECTIONS.extend(outside)
     try:
         yield f"http://127.0.0.1:{settings.server_port}/"
     finally:
         demo.close()
         torch.set_num_threads(previous)
+
+
+STARTUP_OUTSIDE_CONNECTIONS: list[str] = []
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
+
+
+@contextlib.contextmanager
+def _recording_outside_connections():
+    """Records every name lookup or connection to a host other than this machine (any thread)."""
+    outside: list[str] = []
+    real_connect, real_getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+    def connect(sock, address):
+        if isinstance(address, tuple) and address[0] not in _LOCAL_HOSTS:
+            outside.append(f"connect {address}")
+        return real_connect(sock, address)
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host not in _LOCAL_HOSTS and host is not None:
+            outside.append(f"lookup {host}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect, socket.getaddrinfo = connect, getaddrinfo
+    try:
+        yield outside
+    finally:
+        socket.socket.connect, socket.getaddrinfo = real_connect, real_getaddrinfo
+
+
+def test_start_makes_no_network_call(server):
+    assert STARTUP_OUTSIDE_CONNECTIONS == []
 
 
 def test_client_upload_gives_verdict_and_report_and_stress_degrades(server, examples):
