@@ -267,14 +267,14 @@ class QualityAgent:
         report.label = verdict.label
 
     def assess_many(self, paths: Sequence[Any], num_proc: int = 1, progress: bool = True,
-                    chunksize: int = 8) -> list[QualityReport]:
+                    chunksize: int | None = None) -> list[QualityReport]:
         """Assesses many images, in parallel processes when `num_proc > 1`; order is kept.
 
         Args:
             paths: file paths (or images when `num_proc == 1`).
             num_proc: worker processes.
             progress: show a tqdm progress bar.
-            chunksize: images per task sent to a worker.
+            chunksize: images per task sent to a worker (default: about 4 tasks per worker, at most 64).
 
         Returns:
             One `QualityReport` per input; unreadable inputs give reports with `error`.
@@ -291,6 +291,7 @@ class QualityAgent:
             bar.close()
             return reports
         reports: list[QualityReport] = []
+        chunksize = chunksize or max(1, min(64, len(paths) // (4 * num_proc)))
         with ProcessPoolExecutor(max_workers=num_proc, initializer=_init_worker,
                                  initargs=(self.calibration, self.working_size)) as pool:
             for report in pool.map(_assess_in_worker, [os.fspath(p) if isinstance(p, os.PathLike) else p
