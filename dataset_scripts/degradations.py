@@ -86,7 +86,10 @@ _JPEG_QUALITY = (45, 28, 16, 9, 5)
 _RESOLUTION_FRACTION = (0.7, 0.5, 0.35, 0.25, 0.16)  # of min(long side, 1024)
 _GRID_AMPLITUDE = (0.012, 0.022, 0.035, 0.05, 0.075)
 _ROTATION_DEGREES = (3.0, 6.0, 10.0, 15.0, 22.0)
-_CUTOFF_FRACTION = (0.06, 0.11, 0.17, 0.24, 0.32)
+# Fraction of the height shifted out of the frame. A chest film has ~10 % of neck above the apices and
+# ~20 % of abdomen below the costophrenic angles, so the bases need larger shifts to be cut.
+_CUTOFF_TOP = (0.12, 0.16, 0.21, 0.27, 0.34)
+_CUTOFF_BOTTOM = (0.2, 0.25, 0.3, 0.36, 0.42)
 _TEXT_ITEMS = (1, 2, 4, 6, 9)
 _TEXT_HEIGHT = (0.035, 0.045, 0.055, 0.065, 0.08)  # of the image height
 _SCREEN_STRENGTH = (0.25, 0.45, 0.65, 0.82, 1.0)
@@ -223,15 +226,18 @@ def _rotation(x, severity, rng):
 
 
 def _cutoff(x, severity, rng):
-    height, width = x.shape[:2]
-    fraction = _CUTOFF_FRACTION[severity - 1] * rng.uniform(0.9, 1.1)
-    keep = 1.0 - fraction
-    new_w, new_h = width * keep, height * keep
-    left = (width - new_w) / 2
-    top = height - new_h if rng.random() < 0.5 else 0.0  # apices cut (top) or bases cut (bottom)
-    box = (left, top, left + new_w, top + new_h)
-    return _per_channel(x, lambda c: np.asarray(Image.fromarray(c.astype(np.float32)).resize(
-        (width, height), Image.Resampling.BILINEAR, box=box), dtype=np.float32))
+    height = x.shape[0]
+    apices = rng.random() < 0.5
+    fraction = (_CUTOFF_TOP if apices else _CUTOFF_BOTTOM)[severity - 1] * rng.uniform(0.92, 1.08)
+    shift = max(1, int(round(fraction * height)))
+    pad = [(0, 0)] * x.ndim
+    # No resampling: the anatomy moves out of the frame (apices above it or bases below it) and the
+    # vacated band repeats the last row of the neighbouring region (abdomen or neck).
+    if apices:
+        pad[0] = (0, shift)
+        return np.pad(x, pad, mode="edge")[shift:]
+    pad[0] = (shift, 0)
+    return np.pad(x, pad, mode="edge")[:height]
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
