@@ -46,6 +46,7 @@ class BenchmarkArguments:
     bf16: bool = False
     num_proc: int = 2
     max_test_samples: int | None = None
+    max_synthetic_studies: int | None = 30
     synthetic_severities: list[int] = field(default_factory=lambda: [1, 3, 5])
     max_new_tokens: int = 96
     num_resamples: int = 1000
@@ -63,11 +64,12 @@ class BenchmarkArguments:
         if self.out is None:
             self.out = str(Path("runs") / (f"{self.source}-quick" if self.quick else self.source))
         if self.num_studies is None:
-            self.num_studies = 240 if self.quick else 1200
+            self.num_studies = 240 if self.quick else 1000
         if self.max_steps is None:
-            self.max_steps = 40 if self.quick else 350
-        if self.max_test_samples is None and self.quick:
-            self.max_test_samples = 24
+            self.max_steps = 40 if self.quick else 500
+        if self.quick:
+            self.max_test_samples = self.max_test_samples or 24
+            self.max_synthetic_studies = min(self.max_synthetic_studies or 8, 8)
         if self.quick:
             self.synthetic_severities = [3]
             self.num_resamples = min(self.num_resamples, 1000)
@@ -200,7 +202,7 @@ def run_benchmark(args: BenchmarkArguments) -> dict[str, Any]:
     test_sets = {
         "test_hq": _limit(dataset["test_hq"], args.max_test_samples),
         "test_lq": _limit(dataset["test_lq"], args.max_test_samples),
-        "test_synthetic": _synthetic_subset(dataset["test_synthetic"], args.max_test_samples),
+        "test_synthetic": _synthetic_subset(dataset["test_synthetic"], args.max_synthetic_studies),
     }
     evaluation = evaluate_arms(args, test_sets, training, out)
     timings["evaluate_s"] = time.perf_counter() - t0

@@ -20,9 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--text", help="pretrained causal LM (local path or Hub id)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (e.g. 0 1 2)")
     parser.add_argument("--quick", action="store_true", help="a small end-to-end run (about 2 minutes)")
-    parser.add_argument("--num-studies", type=int, help="phantom studies to build (default 1200, quick 240)")
+    parser.add_argument("--num-studies", type=int, help="phantom studies to build (default 1000, quick 240)")
     parser.add_argument("--image-size", type=int, default=128, help="phantom image side in pixels")
-    parser.add_argument("--max-steps", type=int, help="optimizer steps per arm (default 350, quick 40)")
+    parser.add_argument("--max-steps", type=int, help="optimizer steps per arm (default 500, quick 40)")
     parser.add_argument("--batch-size", type=int, default=16, help="paired examples per step")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--inner-lr", type=float, default=0.5, help="dual_loop's α (see docs/training.md)")
@@ -33,6 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU)")
     parser.add_argument("--num-proc", type=int, default=2, help="worker processes for the dataset build")
     parser.add_argument("--max-test-samples", type=int, help="cap on HQ / LQ test studies scored")
+    parser.add_argument("--max-synthetic-studies", type=int, default=30,
+                        help="HQ test studies whose degraded copies are scored (0: all)")
     parser.add_argument("--synthetic-severities", type=int, nargs="+", default=[1, 3, 5])
     parser.add_argument("--images-dir", help="image folder of the IU X-ray source")
     parser.add_argument("--table", help="CSV / JSONL table of the folder source")
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
             learning_rate=args.learning_rate, inner_lr=args.inner_lr, outer_weight=args.outer_weight,
             consistency_weight=args.consistency_weight, tune=args.tune, lora_r=args.lora_r, bf16=args.bf16,
             num_proc=args.num_proc, max_test_samples=args.max_test_samples,
+            max_synthetic_studies=args.max_synthetic_studies or None,
             synthetic_severities=args.synthetic_severities, source_options=source_options,
         )  # fmt: skip
     except ValueError as error:
