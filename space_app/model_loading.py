@@ -133,6 +133,18 @@ def _card_datasets(folder: Path) -> list[str]:
     return [datasets] if isinstance(datasets, str) else [str(d) for d in datasets]
 
 
+def _hub_card_datasets(repo_id: str) -> list[str]:
+    """Dataset ids of a Hub model's card (fetched beside the weights just downloaded; none when unreachable)."""
+    try:
+        from huggingface_hub import hf_hub_download
+
+        card = Path(hf_hub_download(repo_id, "README.md"))
+    except Exception as error:  # noqa: BLE001 - no card, or offline: the model still works
+        logger.info(f"No model card for {repo_id} ({error}); the page links the model only.")
+        return []
+    return _card_datasets(card.parent)
+
+
 def load_report_generator(source: str, device: str = "cpu", max_new_tokens: int = 128,
                           runs_dir: str | os.PathLike | None = None) -> ReportGenerator:
     """Loads an LRRG model and processor from a local folder or a Hub id.
@@ -172,7 +184,8 @@ def load_report_generator(source: str, device: str = "cpu", max_new_tokens: int 
         name = _display_name(folder, Path(runs_dir) if runs_dir is not None else None)
         generator = ReportGenerator(model, processor, name, str(folder), None, _card_datasets(folder), max_new_tokens)
     else:
-        generator = ReportGenerator(model, processor, source, source, source, [], max_new_tokens)
+        generator = ReportGenerator(model, processor, source, source, source, _hub_card_datasets(source),
+                                    max_new_tokens)
     logger.info(f"Loaded the report model {generator.name} from {location} on {device}.")
     return generator
 

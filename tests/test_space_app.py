@@ -272,8 +272,12 @@ def test_newest_model_under_runs_is_found_and_loaded(tmp_path):
     (decoy / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     assert find_newest_model(runs) == newer
     assert resolve_model_source("user/model", runs) == "user/model"
+    (older / "README.md").write_text("---\ndatasets:\n- lrrg/lrrg-benchmark\n---\n# model card\n")
     generator = load_report_generator(str(older), runs_dir=runs, max_new_tokens=4)
     assert generator.name == "first/erm-seed0" and generator.hub_id is None and generator.card_url is None
+    assert generator.datasets == ["lrrg/lrrg-benchmark"]
+    page = json.dumps(create_demo(generator, object(), AppSettings()).get_config_file())
+    assert "https://huggingface.co/datasets/lrrg/lrrg-benchmark" in page
     assert isinstance(generator.generate(generate_phantom(0, size=128).image).text, str)
 
 
