@@ -94,6 +94,7 @@ def _inputs(kind, phantom, tmp_path):
     elif kind == "path_jpeg":
         gray8.save(path, quality=95)
     else:
+        pytest.importorskip("pydicom", reason="DICOM input needs pydicom (the [dicom] / [dev] extras)")
         _save_dicom(path, array16)
     return str(path)
 
