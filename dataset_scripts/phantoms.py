@@ -99,7 +99,8 @@ def _anatomy(rng: np.random.Generator, view: str, present: Mapping[str, dict]) -
     a["base"] = rng.uniform(0.76, 0.84) - (0.04 if view == "AP" else 0.0)
     a["dome_r"] = rng.uniform(0.07, 0.1)
     a["dome_l"] = a["dome_r"] - rng.uniform(0.01, 0.03)
-    ctr = present["cardiomegaly"]["ctr"] if "cardiomegaly" in present else rng.uniform(0.40, 0.47)
+    normal_ctr = rng.uniform(0.40, 0.47)  # drawn either way: the rest of the anatomy must not depend on findings
+    ctr = present["cardiomegaly"]["ctr"] if "cardiomegaly" in present else normal_ctr
     a["ctr"] = ctr
     a["hax"] = ctr * a["tw"] * (1.06 if view == "AP" else 1.0)
     a["hay"] = rng.uniform(0.15, 0.17) * (1.1 if "cardiomegaly" in present else 1.0)
@@ -419,16 +420,19 @@ def generate_phantom(
     unknown = set(probs) - set(FINDING_NAMES)
     if unknown:
         raise ValueError(f"unknown finding name(s) in finding_probs {sorted(unknown)}; allowed: {list(FINDING_NAMES)}")
-    rng = np.random.default_rng(seed)
-    view = view or ("PA" if rng.random() < 0.7 else "AP")
-    present = _choose_findings(rng, findings, probs)
-    _finding_attributes(rng, present, view)
-    anatomy = _anatomy(rng, view, present)
+    # Independent streams: the same seed gives the same patient and acquisition with or without a finding.
+    rng_anatomy, rng_findings, rng_render, rng_acquisition, rng_report = (
+        np.random.default_rng([int(seed), stream]) for stream in range(5))
+    view = view or ("PA" if rng_anatomy.random() < 0.7 else "AP")
+    present = _choose_findings(rng_findings, findings, probs)
+    _finding_attributes(rng_findings, present, view)
+    anatomy = _anatomy(rng_anatomy, view, present)
     _place_lesions(present, anatomy)
     # Anatomy is smooth: render at most at 256 px and upsample; detector noise is added at full size.
     render_size = min(int(size), RENDER_SIZE)
-    image = _render(render_size, anatomy, present, rng, view)
+    image = _render(render_size, anatomy, present, rng_render, view)
     # Acquisition variation: window / gamma, detector blur and quantum mottle.
+    rng = rng_acquisition
     image = np.clip(image, 0, 1) ** rng.uniform(0.85, 1.15) * rng.uniform(0.92, 1.05)
     image = ndimage.gaussian_filter(image, 0.55, truncate=2.5)
     if render_size != size:
@@ -439,7 +443,7 @@ def generate_phantom(
         pil = Image.fromarray((image * 65535.0 + 0.5).astype(np.uint16))
     else:
         pil = Image.fromarray((image * 255.0 + 0.5).astype(np.uint8))
-    findings_text, impression, labels = write_report(present, view, rng)
+    findings_text, impression, labels = write_report(present, view, rng_report)
     return PhantomStudy(pil, findings_text, impression, labels, view, int(seed), present)
 
 
