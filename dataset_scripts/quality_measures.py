@@ -47,6 +47,7 @@ class PreparedImage:
     chroma: float  # mean colour saturation of the working copy (0 for grayscale)
     native_size: tuple[int, int]  # (width, height)
     band_ratios: np.ndarray = field(default=None)  # (2, sectors) log spectral band ratios of `work`
+    percentiles: np.ndarray | None = None  # cache of `_centre_percentiles`
 
     def __post_init__(self) -> None:
         if self.band_ratios is None:
@@ -191,10 +192,17 @@ def measure_motion(p: PreparedImage) -> float:
     return float(smooth.max() - np.median(smooth))
 
 
+def _centre_percentiles(p: PreparedImage) -> np.ndarray:
+    """p5, p10, p90, p95 of the central 60 % of the half working copy (computed once per image)."""
+    if p.percentiles is None:
+        p.percentiles = np.percentile(_centre(p.small, 0.6), (5, 10, 90, 95))
+    return p.percentiles
+
+
 def exposure_stats(p: PreparedImage) -> tuple[float, float, float]:
     """(mid-range, clipped-white fraction, clipped-black fraction) of the central region."""
-    centre = _centre(p.work, 0.6)
-    p10, p90 = np.percentile(centre, (10, 90))
+    _, p10, p90, _ = _centre_percentiles(p)
+    centre = _centre(p.small, 0.6)
     return float((p10 + p90) / 2), float(np.mean(centre >= 0.985)), float(np.mean(centre <= 0.015))
 
 
@@ -206,8 +214,7 @@ def measure_exposure(p: PreparedImage) -> float:
 
 def measure_contrast(p: PreparedImage) -> float:
     """-log of the 5-95 percentile spread of the central region."""
-    centre = _centre(p.work, 0.6)
-    p5, p95 = np.percentile(centre, (5, 95))
+    p5, _, _, p95 = _centre_percentiles(p)
     return float(-np.log(max(p95 - p5, 1e-3)))
 
 
