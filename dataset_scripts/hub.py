@@ -173,6 +173,24 @@ def _restrict_card(card: str, configs: Sequence[str]) -> str:
     return f"---\n{yaml.safe_dump(metadata, sort_keys=False)}---\n{body}"
 
 
+def _load_local_parquet(folder: Path, **load_kwargs: Any) -> Any:
+    """Loads a built config's Parquet shards by absolute path.
+
+    `load_dataset(folder, name=config)` keys its cache by the card's relative `data_files` patterns, so two
+    builds in folders of the same name (or a rebuild in place with the same row counts) would share one cache
+    entry and load stale rows. Absolute paths carry each file's modification time into the cache key.
+    """
+    import datasets
+
+    data_files = {
+        split: [str(p) for p in sorted(folder.glob(f"{split}-*.parquet"))] for split in SPLITS
+    }
+    data_files = {split: files for split, files in data_files.items() if files}
+    if not data_files:
+        return datasets.DatasetDict()
+    return datasets.load_dataset("parquet", data_files=data_files, **load_kwargs)
+
+
 def load_lrrg(
     repo_id_or_path: str | Path,
     config: str = "full",
@@ -203,7 +221,10 @@ def load_lrrg(
     target = str(path.resolve()) if path.exists() else str(repo_id_or_path)
     if path.exists() and not (path / "data" / config).is_dir():
         raise FileNotFoundError(f"{path} has no `{config}` config (no data/{config}/); rebuild with configs including {config!r}")
-    dataset = datasets.load_dataset(target, name=config, **load_kwargs)
+    if path.exists():
+        dataset = _load_local_parquet(path / "data" / config, **load_kwargs)
+    else:
+        dataset = datasets.load_dataset(target, name=config, **load_kwargs)
     # Splits without rows have no Parquet file (datasets cannot load one): add them back empty.
     features = next(iter(dataset.values())).features if len(dataset) else lrrg_features(config)
     for split in SPLITS:

@@ -73,7 +73,8 @@ def join_mimic_images(dataset: Any, mimic_root: str | Path, reports_root: str | 
         if len(part) == 0:
             joined[split] = Dataset.from_dict({name: [] for name in full_features}, features=full_features)
             continue
-        mapped = part.map(add_private_columns, desc=f"joining {split} with {source.root}")
+        # Never from the map cache: the function reads the user's files, which its fingerprint cannot see.
+        mapped = part.map(add_private_columns, desc=f"joining {split} with {source.root}", load_from_cache_file=False)
         missing = sum(1 for value in mapped["image"] if value is None)
         if missing:
             logger.warning("%d %s rows have no image in %s and are dropped", missing, split, source.root)

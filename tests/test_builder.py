@@ -167,3 +167,27 @@ def test_real_aqaa_parallel_build_matches_serial_and_finds_degraded_phantoms(tmp
     assert clean and degraded
     assert sum(row["quality_label"] == 0 for row in clean) / len(clean) >= 0.8
     assert sum(row["quality_label"] == 1 for row in degraded) / len(degraded) >= 0.6
+
+
+class HalvedScoreAgent(CountingAgent):
+    """Same labels as CountingAgent (so the same split sizes and dataset card), different scores."""
+
+    def assess(self, image_or_path):
+        report = super().assess(image_or_path)
+        report.score = report.score / 2 if report.label == "low" else (report.score + 1) / 2
+        return report
+
+
+def test_two_builds_in_same_named_folders_load_their_own_rows(tmp_path):
+    # datasets keys its cache of a local folder by the card's relative data_files patterns, not by the
+    # folder: two builds both named `out` with identical cards must still load their own rows.
+    first = _build(tmp_path / "a" / "out", CountingAgent(), num_studies=12)
+    second = _build(tmp_path / "b" / "out", HalvedScoreAgent(), num_studies=12)
+    assert first["train"]["study_id"] == second["train"]["study_id"]
+    assert first["train"]["quality_score"] != second["train"]["quality_score"]
+    assert load_lrrg(tmp_path / "a" / "out")["train"]["quality_score"] == first["train"]["quality_score"]
+    labels = load_lrrg(tmp_path / "b" / "out", config="labels")
+    assert labels["train"]["quality_score"] == second["train"]["quality_score"]
+    rebuilt = _build(tmp_path / "a" / "out", CountingAgent(), num_studies=16, seed=2)
+    assert load_lrrg(tmp_path / "a" / "out")["train"]["study_id"] == rebuilt["train"]["study_id"]
+    assert sum(len(rebuilt[s]) for s in ("train", "validation", "test")) == 16
