@@ -235,7 +235,10 @@ class QualityAgent:
             prepared = prepare(pil, self.working_size)
             values = measure_all(prepared)
         except (ImageLoadError, OSError, ValueError, TypeError) as error:
-            return QualityReport(path=name, label=None, score=0.0, error=str(error))
+            message = str(error)
+            if name and name not in message:
+                message = f"{name}: {message}"
+            return QualityReport(path=name, label=None, score=0.0, error=message)
         from .quality_measures import exposure_stats
 
         mid, white, black = exposure_stats(prepared)

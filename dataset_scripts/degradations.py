@@ -183,7 +183,8 @@ def _low_contrast(x, severity, rng):
 
 def _jpeg(x, severity, rng):
     quality = _JPEG_QUALITY[severity - 1]
-    image = Image.fromarray((np.clip(x[..., :3] if x.ndim == 3 else x, 0, 1) * 255 + 0.5).astype(np.uint8))
+    colour = x if x.ndim == 2 else x[..., 0] if x.shape[2] == 2 else x[..., :3]  # JPEG has no alpha
+    image = Image.fromarray((np.clip(colour, 0, 1) * 255 + 0.5).astype(np.uint8))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
     decoded = np.asarray(Image.open(buffer), dtype=np.float32) / 255.0
@@ -408,10 +409,13 @@ class ComposedDegradation:
     def __init__(self, steps: Sequence[Degradation]):
         self.steps = tuple(steps)
 
-    def __call__(self, image: Any, seed: int | None = 0) -> Any:
-        children = np.random.SeedSequence(seed).spawn(len(self.steps))
-        for step, child in zip(self.steps, children):
-            image = step(image, np.random.default_rng(child))
+    def __call__(self, image: Any, seed: int | np.random.Generator | None = 0) -> Any:
+        if isinstance(seed, np.random.Generator):
+            generators = seed.spawn(len(self.steps))
+        else:
+            generators = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(len(self.steps))]
+        for step, generator in zip(self.steps, generators):
+            image = step(image, generator)
         return image
 
     def __repr__(self) -> str:

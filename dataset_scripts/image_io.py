@@ -64,7 +64,9 @@ def _open_checked(source: str | os.PathLike | bytes, max_pixels: int) -> Image.I
             f"{name}: not a readable image (unknown format); convert it to PNG or JPEG"
         ) from error
     except OSError as error:
-        raise ImageLoadError(f"{name}: cannot be opened ({error})") from error
+        raise ImageLoadError(
+            f"{name}: cannot be opened ({error}); the file is truncated or not an image: re-export or re-download it"
+        ) from error
     width, height = image.size
     if width * height > max_pixels:
         image.close()
@@ -123,6 +125,10 @@ def array_to_pil(array: np.ndarray) -> Image.Image:
     if array.dtype == np.uint16 and array.ndim == 2:
         return Image.fromarray(array)
     if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ImageLoadError(
+                f"array of shape {array.shape} contains NaN or infinite values; replace them first (numpy.nan_to_num)"
+            )
         array = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     elif array.dtype != np.uint8:
         raise ImageLoadError(f"array of dtype {array.dtype}: expected uint8, uint16 (grayscale) or float in [0, 1]")
@@ -170,9 +176,13 @@ def to_float(image: Image.Image | np.ndarray) -> tuple[np.ndarray, dict[str, Any
             scale = 1.0 if (mode == "F" and float(array.max(initial=0)) <= 1.0) else (
                 65535.0 if float(array.max(initial=0)) > 255 else 255.0)
             return array / scale, {"kind": "pil", "mode": mode, "scale": scale}
-        converted = image.convert("RGBA" if "transparency" in image.info else "RGB")
-        array, spec = to_float(converted)
-        return array, spec
+        # Palette, bilevel, CMYK, ...: work in L / RGB(A) and convert back to the original mode at the end.
+        if mode == "1":
+            target = "L"
+        else:
+            target = "RGBA" if "transparency" in image.info else "RGB"
+        array, spec = to_float(image.convert(target))
+        return array, {**spec, "restore": mode}
     array = np.asarray(image)
     if array.dtype == np.uint8:
         return array.astype(np.float32) / 255.0, {"kind": "numpy", "dtype": array.dtype, "scale": 255.0}
@@ -193,12 +203,16 @@ def from_float(array: np.ndarray, spec: dict[str, Any]) -> Image.Image | np.ndar
         return (np.clip(array, 0.0, 1.0) * scale + 0.5).astype(dtype)
     mode = spec["mode"]
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        return Image.fromarray((np.clip(array, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16))
-    if mode in ("I", "F"):
+        image = Image.fromarray((np.clip(array, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16))
+    elif mode in ("I", "F"):
         values = np.clip(array, 0.0, 1.0) * scale
-        return Image.fromarray(values.astype(np.float32) if mode == "F" else values.astype(np.int32))
-    out = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return Image.fromarray(out)
+        image = Image.fromarray(values.astype(np.float32) if mode == "F" else values.astype(np.int32))
+    else:
+        image = Image.fromarray((np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+    restore = spec.get("restore")
+    if restore == "P":  # an adaptive palette keeps the degraded grey levels
+        return image.quantize(256, method=Image.Quantize.FASTOCTREE)
+    return image.convert(restore) if restore and restore != image.mode else image
 
 
 __all__ = [

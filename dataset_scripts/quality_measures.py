@@ -17,6 +17,11 @@ from scipy import ndimage
 
 WORKING_SIZE = 512
 CROP_SIZE = 64
+MIN_SIDE = 32  # the spectral measures need a 32 px square
+# The spectral bands are tuned for working copies of >= 256 px; a smaller image puts the same anatomy
+# (ribs, vessels) into higher bands, where it reads as directional blur. Motion is measured on a copy
+# brought up to this size.
+SPECTRAL_MIN_SIZE = 256
 # Crop centres (x, y) as fractions of the image: lung fields and mediastinum, away from film margins.
 _CROP_CENTRES = ((0.3, 0.38), (0.7, 0.38), (0.3, 0.6), (0.7, 0.6), (0.5, 0.5), (0.5, 0.3))
 
@@ -91,6 +96,11 @@ def prepare(image: Image.Image, working_size: int = WORKING_SIZE) -> PreparedIma
     from .image_io import pil_to_gray_float
 
     width, height = image.size
+    if min(width, height) < MIN_SIDE:
+        raise ValueError(
+            f"{width}x{height} px is too small to assess: AQAA needs at least {MIN_SIDE} px on each side "
+            "(pass the radiograph itself, not a thumbnail or a strip)"
+        )
     size = _working_size(width, height, working_size)
     chroma = 0.0
     if image.mode in ("RGB", "RGBA"):
@@ -187,8 +197,15 @@ def measure_motion(p: PreparedImage) -> float:
 
     Motion smears detail along one direction: most orientations lose mid-band energy, the one across
     the motion keeps it. The circular median removes single-sector spikes of stripes or block edges.
+    Working copies under `SPECTRAL_MIN_SIZE` are upsampled first, so the bands see the same anatomy.
     """
-    smooth = _circular_median3(p.band_ratios[1])
+    ratios = p.band_ratios
+    if max(p.work.shape) < SPECTRAL_MIN_SIZE:
+        factor = SPECTRAL_MIN_SIZE / max(p.work.shape)
+        size = (round(p.work.shape[1] * factor), round(p.work.shape[0] * factor))
+        ratios = _sector_band_ratios(
+            np.asarray(Image.fromarray(p.work).resize(size, Image.Resampling.BICUBIC), dtype=np.float32))
+    smooth = _circular_median3(ratios[1])
     return float(smooth.max() - np.median(smooth))
 
 
@@ -372,4 +389,4 @@ def measure_all(prepared: PreparedImage) -> dict[str, float]:
     return {name: float(fn(prepared)) for name, fn in MEASURES.items()}
 
 
-__all__ = ["CRITERION_DESCRIPTIONS", "MEASURES", "WORKING_SIZE", "PreparedImage", "measure_all", "prepare"]
+__all__ = ["CRITERION_DESCRIPTIONS", "MEASURES", "MIN_SIDE", "WORKING_SIZE", "PreparedImage", "measure_all", "prepare"]

@@ -184,3 +184,27 @@ def test_cli_assess_writes_records(tmp_path, capsys):
     csv_out = tmp_path / "out.csv"
     assert main(["assess", str(tmp_path), "--out", str(csv_out), "--num-proc", "2", "--no-progress"]) == 0
     assert csv_out.read_text().count("\n") == 4
+
+
+def test_small_clean_phantoms_are_not_flagged_for_motion(agent):
+    """Below the 256 px design size the spectral bands see anatomy at other scales: clean 96-192 px
+    phantoms must not read as motion blur."""
+    reports = [agent.assess(generate_phantom(71_000 + i, size=(96, 128, 160, 192)[i % 4]).image) for i in range(24)]
+    flagged = [r.flagged_criteria for r in reports if r.label == "low"]
+    assert len(flagged) <= 2, flagged
+
+
+def test_tiny_and_non_finite_inputs_give_clear_error_records(agent, tmp_path):
+    path = tmp_path / "thumb.png"
+    Image.new("L", (300, 8), 100).save(path)
+    report = agent.assess(path)
+    assert report.label is None and str(path) in report.error and "too small" in report.error
+    nan = agent.assess(np.full((64, 64), np.nan, np.float32))
+    assert nan.label is None and "NaN" in nan.error
+
+
+def test_truncated_header_error_names_the_fix(agent, tmp_path):
+    path = tmp_path / "cut.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    report = agent.assess(path)
+    assert str(path) in report.error and "re-export or re-download" in report.error

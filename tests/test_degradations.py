@@ -98,3 +98,18 @@ def test_mapping_and_errors(phantom):
     for bad in (0, 6, 2.5, True):
         with pytest.raises(ValueError, match="severity"):
             degrade(phantom, "jpeg", bad, 0)
+
+
+@pytest.mark.parametrize("mode", ["LA", "P", "1", "I", "F"])
+def test_other_pil_modes_keep_their_mode(phantom, mode):
+    image = phantom.convert(mode)
+    for kind in DEGRADATION_KINDS:
+        out = degrade(image, kind, 3, seed=1)
+        assert out.mode == mode and out.size == image.size, (kind, out.mode)
+
+
+def test_compose_accepts_a_generator(phantom):
+    chain = compose([("gaussian_noise", 2), ("jpeg", 3)])
+    first = chain(phantom, seed=np.random.default_rng(4))
+    assert np.array_equal(_array(first), _array(chain(phantom, seed=np.random.default_rng(4))))
+    assert not np.array_equal(_array(first), _array(chain(phantom, seed=np.random.default_rng(5))))

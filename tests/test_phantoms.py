@@ -142,3 +142,29 @@ def test_bad_arguments():
         generate_phantom(0, view="LAT")
     with pytest.raises(ValueError, match="size"):
         generate_phantom(0, size=8)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_focal_findings_are_drawn_where_the_report_places_them(seed):
+    """Nodule, mass, atelectasis, lung opacity, devices and rib fracture each change the image of the same
+    patient, and in the region their attributes name (128 px; differences in 8-bit grey levels)."""
+    size = 128
+
+    def changed(findings, threshold=8):
+        return np.abs(_paired_difference(seed, findings, size)) > threshold
+
+    for name in ("nodule", "mass"):
+        study = generate_phantom(seed, findings={name: {"side": "left", "zone": "upper"}}, size=size, view="PA")
+        ys, xs = np.nonzero(changed({name: {"side": "left", "zone": "upper"}}))
+        assert len(ys) >= 20, name
+        centre = (study.present[name]["x"] * size, study.present[name]["y"] * size)
+        assert abs(xs.mean() - centre[0]) < 4 and abs(ys.mean() - centre[1]) < 4, (name, xs.mean(), ys.mean(), centre)
+    atelectasis = changed({"atelectasis": {"side": "right"}})
+    assert atelectasis[size // 2 :, : size // 2].sum() > 100 and atelectasis[: size // 3].sum() == 0
+    opacity = _paired_difference(seed, {"lung_opacity": {"side": "right", "zone": "lower"}}, size)
+    assert opacity[60:95, 10:60].mean() > 4
+    devices = changed({"support_devices": {"devices": ("ett", "pacemaker")}})
+    assert devices[:10, 55:73].sum() >= 10  # the tube enters at the top, midline
+    assert devices[20:60, 70:110].sum() >= 30  # pacemaker generator over the left upper chest
+    fracture = changed({"fracture": {"side": "left", "rib": 2}})
+    assert fracture.sum() >= 15 and fracture[:, : size // 2].sum() == 0
