@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,3 +88,58 @@ def test_command_module_imports_are_light():
     code = "import sys, lrrg.commands.generate; print('torch' in sys.modules, 'transformers' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_unreadable_inputs_get_a_sentence_naming_the_file(model_dir, image_files, tmp_path, capsys):
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.png"
+    text.write_text("FINDINGS: not an image")
+    tiny = tmp_path / "line.png"
+    Image.fromarray(np.zeros((1, 40), np.uint8)).save(tiny)
+    missing = tmp_path / "missing.png"
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(Path(image_files[0]).read_bytes()[:1500])
+    inputs = [str(missing), str(empty), str(text), str(tiny), str(tmp_path), str(truncated), image_files[0]]
+    code = main(["generate", *inputs, "--model", str(model_dir), "--json", "--max-new-tokens", "3"])
+    assert code == 1
+    records = json.loads(capsys.readouterr().out)
+    errors = [record["error"] for record in records]
+    expected = ["no such file", "zero-byte file", "not a readable image", "too small", "is a directory",
+                "truncated or corrupt"]
+    for path, error, words in zip(inputs, errors, expected):
+        assert path in error and words in error, (path, error)
+        assert "Image 0 of the batch" not in error and "Errno" not in error
+    assert errors[-1] is None and isinstance(records[-1]["report"], str)  # the run went on
+
+
+def test_decompression_bomb_is_refused_unread(model_dir, tmp_path, capsys):
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (9000, 8000)).save(bomb)  # 72 Mpx of one colour: a few kB on disk
+    code = main(["generate", str(bomb), "--model", str(model_dir), "--json"])
+    assert code == 1
+    error = json.loads(capsys.readouterr().out)[0]["error"]
+    assert "bomb.png" in error and "decompression-bomb guard" in error
+
+
+def test_hub_ids_and_folders_without_a_model_give_clear_errors(tmp_path, image_files, capsys):
+    # a Hub id is tried as one (offline here), not refused as a missing folder
+    assert main(["generate", image_files[0], "--model", "someone/lrrg-model"]) == 2
+    err = capsys.readouterr().err
+    assert "Model folder not found" not in err and "someone/lrrg-model" in err and "Traceback" not in err
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    assert main(["generate", image_files[0], "--model", str(empty)]) == 2
+    assert "no config.json" in capsys.readouterr().err
+    other = tmp_path / "gpt2-folder"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    assert main(["generate", image_files[0], "--model", str(other)]) == 2
+    assert "gpt2" in capsys.readouterr().err
+
+
+def test_max_new_tokens_beyond_the_language_models_positions_is_capped(model_dir, image_files, capsys, caplog):
+    # the fixture's GPT-2 has 128 positions; the prompt takes 6 of them
+    code = main(["generate", image_files[0], "--model", str(model_dir), "--json", "--max-new-tokens", "500"])
+    assert code == 0 and isinstance(json.loads(capsys.readouterr().out)[0]["report"], str)
+    assert "--max-new-tokens" in caplog.text and "122" in caplog.text

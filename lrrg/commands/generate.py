@@ -31,33 +31,84 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
+def _check_model_folder(folder: str) -> None:
+    """Refuses, with the reason, a folder that holds no LRRG model (before transformers fails obscurely)."""
+    config_path = os.path.join(folder, "config.json")
+    if not os.path.isfile(config_path):
+        raise FileNotFoundError(
+            f"The folder {folder} holds no config.json, so it is not a saved model. Pass a folder written by "
+            "`save_pretrained` / `lrrg train` / `lrrg benchmark` (under runs/<name>/models/), or a Hub id."
+        )
+    try:
+        with open(config_path, encoding="utf-8") as handle:
+            model_type = json.load(handle).get("model_type")
+    except (OSError, ValueError, AttributeError) as error:
+        raise FileNotFoundError(f"Cannot read {config_path}: {error}.") from error
+    if model_type != "lrrg":
+        raise FileNotFoundError(
+            f"The folder {folder} holds a `{model_type}` model, not an LRRG model (model_type `lrrg`). Pass a "
+            "folder written by `lrrg train` / `lrrg benchmark`, or a Hub id of an LRRG model."
+        )
+
+
 def load_model(name_or_path: str, device: str = "cpu") -> tuple[Any, Any]:
     """Loads an LRRG model and processor from a folder or Hub id, with a clear error when it is missing."""
     from lrrg.modeling_lrrg import LrrgForConditionalGeneration, LrrgProcessor
 
-    looks_local = os.path.sep in name_or_path or name_or_path.startswith(".") or name_or_path.count("/") > 1
-    if looks_local and not os.path.isdir(name_or_path):
+    folder = os.path.expanduser(name_or_path)
+    is_folder = os.path.isdir(folder)
+    # a Hub id is `name` or `owner/name`; anything else that is not a folder is a mistyped path
+    looks_local = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1 or "\\" in name_or_path
+    if not is_folder and looks_local:
         raise FileNotFoundError(
             f"Model folder not found: {name_or_path}. Pass a folder written by `save_pretrained` / `lrrg train`, "
             "or a Hugging Face Hub id."
         )
+    if is_folder:
+        _check_model_folder(folder)
+    location = folder if is_folder else name_or_path
     try:
-        model = LrrgForConditionalGeneration.from_pretrained(name_or_path).to(device).eval()
-        processor = LrrgProcessor.from_pretrained(name_or_path)
-    except OSError as error:
+        model = LrrgForConditionalGeneration.from_pretrained(location)
+        processor = LrrgProcessor.from_pretrained(location)
+    except (OSError, ValueError) as error:
+        where = "folder" if is_folder else "Hub id (offline, misspelt, or not an LRRG model?)"
         raise FileNotFoundError(
-            f"Cannot load an LRRG model from {name_or_path!r}: {error}. Pass a folder written by `save_pretrained` "
-            "/ `lrrg train`, or a reachable Hub id."
+            f"Cannot load an LRRG model from the {where} {name_or_path!r}: {str(error).rstrip('.')}. Pass a folder "
+            "written by `save_pretrained` / `lrrg train`, or a reachable Hub id."
         ) from error
+    try:
+        model = model.to(device).eval()
+    except (RuntimeError, AssertionError, ValueError) as error:
+        raise FileNotFoundError(f"Cannot put the model on device {device!r}: {error}. Try --device cpu.") from error
     return model, processor
 
 
-def _read_image(path: str) -> Any:
-    from PIL import Image
+def _read_image(path: str, processor: Any) -> Any:
+    """Loads one image file, refusing what the model cannot read with a sentence that names the file."""
+    from lrrg.dataset_scripts.image_io import ImageLoadError, open_image
 
-    with Image.open(path) as image:
-        image.load()
-        return image.copy()
+    try:
+        image = open_image(path)  # missing, empty, truncated, not an image, decompression bomb
+    except ImageLoadError as error:
+        raise ValueError(str(error)) from error
+    try:
+        processor.image_processor.to_unit_range(image)  # empty, too small, unsupported mode or values
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
+    return image
+
+
+def report_token_budget(model: Any, prompt_length: int, max_new_tokens: int) -> int:
+    """`max_new_tokens`, lowered so that prompt + report fit the language model's positions (when it has a limit)."""
+    limit = getattr(model.config.text_config, "max_position_embeddings", None)
+    if not isinstance(limit, int) or prompt_length + max_new_tokens <= limit:
+        return max_new_tokens
+    budget = max(1, limit - prompt_length)
+    logger.warning(
+        f"--max-new-tokens {max_new_tokens} does not fit: the language model has {limit} positions and the prompt "
+        f"takes {prompt_length}; generating at most {budget} tokens."
+    )
+    return budget
 
 
 def generate_reports(
@@ -74,17 +125,19 @@ def generate_reports(
     loaded: list[tuple[int, Any]] = []
     for index, path in enumerate(paths):
         try:
-            image = _read_image(path)
-            processor.image_processor([image])  # surfaces empty / wrong-shape images per file
-            loaded.append((index, image))
+            loaded.append((index, _read_image(path, processor)))
+        except ValueError as error:
+            records[index]["error"] = str(error)
+            logger.warning(records[index]["error"])
         except Exception as error:  # noqa: BLE001 - one unreadable file must not stop the run
-            records[index]["error"] = f"cannot read {path}: {error}"
+            records[index]["error"] = f"{path}: cannot be read ({type(error).__name__}: {error})"
             logger.warning(records[index]["error"])
     for start in tqdm(range(0, len(loaded), batch_size), desc="generating", disable=len(loaded) <= batch_size):
         chunk = loaded[start : start + batch_size]
         inputs = processor(images=[image for _, image in chunk], return_tensors="pt").to(model.device)
+        budget = report_token_budget(model, inputs["input_ids"].shape[1], max_new_tokens)
         with torch.inference_mode():
-            output = model.generate(**inputs, max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=False)
+            output = model.generate(**inputs, max_new_tokens=budget, num_beams=num_beams, do_sample=False)
         for (index, _), report in zip(chunk, processor.batch_decode(output, skip_special_tokens=True)):
             findings, impression = split_report(report)
             records[index].update(report=report, findings=findings, impression=impression)
@@ -126,4 +179,4 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(record["error"] for record in records) else 0
 
 
-__all__ = ["add_parser", "run", "generate_reports", "load_model", "format_text"]
+__all__ = ["add_parser", "run", "generate_reports", "load_model", "format_text", "report_token_budget"]
