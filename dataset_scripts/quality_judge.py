@@ -106,7 +106,7 @@ class QualityJudge:
         except (OSError, ValueError) as error:
             raise RuntimeError(
                 f"cannot load the AQAA judge {name!r} ({error}). Give a local folder with an image-text-to-text "
-                "model, or a Hub id while online (e.g. download it first with `huggingface-cli download`)."
+                "model, or a Hub id while online (download it first with `hf download MODEL --local-dir DIR`)."
             ) from error
         return model.to(self.device), processor
 

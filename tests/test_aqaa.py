@@ -208,3 +208,20 @@ def test_truncated_header_error_names_the_fix(agent, tmp_path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     report = agent.assess(path)
     assert str(path) in report.error and "re-export or re-download" in report.error
+
+
+def test_cli_assess_errors_name_the_input_and_the_fix(tmp_path, capsys):
+    from lrrg.cli import main
+
+    for i in range(6):
+        generate_phantom(600 + i, size=128).image.save(tmp_path / f"ref{i}.png")
+    (tmp_path / "notes.png").write_text("not an image")
+    calibration = tmp_path / "site.json"
+    # --fit skips unreadable references with a warning naming them, and fits on the rest.
+    assert main(["assess", str(tmp_path / "*.png"), "--fit", str(calibration), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "notes.png" in out and "skipped" in out and json.loads(calibration.read_text())["num_images"] == 6
+    assert main(["assess", str(tmp_path / "ref0.png"), "--calibration", str(tmp_path / "nope.json")]) == 2
+    assert "nope.json" in capsys.readouterr().out
+    assert main(["assess", str(tmp_path / "nothing" / "*.png")]) == 2
+    assert "quote" in capsys.readouterr().out

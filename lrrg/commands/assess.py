@@ -89,6 +89,28 @@ def summary_table(records: list[dict]):
     return table
 
 
+def _fit(agent, paths: list[str], out: str, console) -> int:
+    """Calibrates on the readable inputs; unreadable ones are listed and left out."""
+    from lrrg.dataset_scripts.image_io import ImageLoadError, open_image
+
+    images, skipped = [], []
+    for path in paths:
+        try:
+            images.append(open_image(path))
+        except ImageLoadError as error:
+            skipped.append(str(error))
+    for message in skipped:
+        console.print(f"[yellow]skipped reference: {message}[/yellow]")
+    try:
+        calibration = agent.fit(images, out=out, description=f"lrrg assess --fit on {len(images)} images")
+    except ValueError as error:
+        console.print(f"[red]lrrg assess --fit: {error}; pass more good-quality radiographs[/red]")
+        return 2
+    console.print(f"wrote calibration of {calibration['num_images']} images to {out}"
+                  + (f" ({len(skipped)} unreadable inputs skipped)" if skipped else ""))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Runs the assessment (or the calibration) and prints the summary."""
     from rich.console import Console
@@ -98,16 +120,19 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     paths = expand_inputs(args.inputs)
     if not paths:
-        console.print(f"[red]no files match {args.inputs}[/red]")
+        console.print(f"[red]lrrg assess: no files match {args.inputs}; check the paths and quote glob patterns "
+                      "(e.g. 'films/*.png') so that the shell does not expand them[/red]")
         return 2
     if args.num_proc < 1:
-        console.print("[red]--num-proc must be >= 1[/red]")
+        console.print("[red]lrrg assess: --num-proc must be >= 1[/red]")
         return 2
-    agent = QualityAgent(calibration=args.calibration, judge=args.judge)
+    try:
+        agent = QualityAgent(calibration=args.calibration, judge=None if args.fit else args.judge)
+    except (OSError, ValueError, RuntimeError) as error:
+        console.print(f"[red]lrrg assess: {error}[/red]")
+        return 2
     if args.fit:
-        calibration = agent.fit(paths, out=args.fit, description=f"lrrg assess --fit on {len(paths)} images")
-        console.print(f"wrote calibration of {calibration['num_images']} images to {args.fit}")
-        return 0
+        return _fit(agent, paths, args.fit, console)
     reports = agent.assess_many(paths, num_proc=args.num_proc, progress=not args.no_progress)
     records = [report.to_dict() for report in reports]
     if args.out:
