@@ -34,6 +34,13 @@ def _as_sub_config(value: Any, name: str) -> PretrainedConfig:
     raise ValueError(f"`{name}` must be a PretrainedConfig or a dict, not {type(value).__name__}.")
 
 
+def _check_activation(name: str) -> None:
+    from transformers.activations import ACT2CLS  # imports torch: only when a config is built
+
+    if name not in ACT2CLS:
+        raise ValueError(f"projector_hidden_act must be one of {tuple(sorted(ACT2CLS))}, got {name!r}.")
+
+
 def vision_feature_size(vision_config: PretrainedConfig) -> int:
     """Returns the channel size of the vision backbone's last hidden state."""
     hidden_sizes = getattr(vision_config, "hidden_sizes", None)
@@ -111,6 +118,9 @@ class LrrgConfig(PretrainedConfig):
             raise ValueError(f"num_image_tokens must be a positive int or None, got {num_image_tokens!r}.")
         if not isinstance(image_token_id, int) or image_token_id < 0:
             raise ValueError(f"image_token_id must be a non-negative int, got {image_token_id!r}.")
+        if report_token_id is not None and (not isinstance(report_token_id, int) or report_token_id < 0):
+            raise ValueError(f"report_token_id must be a non-negative int or None, got {report_token_id!r}.")
+        _check_activation(projector_hidden_act)
         self.vision_config = _as_sub_config(vision_config, "vision_config")
         self.text_config = _as_sub_config(text_config, "text_config")
         self.projector_type = projector_type

@@ -23,7 +23,10 @@ def _pil_to_array(image: Image.Image) -> tuple[np.ndarray, bool]:
     """Returns (array HxW or HxWx3, is_8bit)."""
     mode = image.mode
     if mode not in _PIL_MODES:
-        raise ValueError(f"Unsupported PIL image mode {mode!r}; expected one of {_PIL_MODES}.")
+        try:  # CMYK / YCbCr JPEGs, PA, RGBX...: colour spaces Pillow can map to RGB
+            image, mode = image.convert("RGB"), "RGB"
+        except ValueError as error:
+            raise ValueError(f"Unsupported PIL image mode {mode!r}; expected one of {_PIL_MODES}.") from error
     if mode in ("1", "P", "LA"):
         image, mode = image.convert("L"), "L"
     if mode == "RGBA":

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import os
+import re
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,16 +27,9 @@ logger = logging.get_logger(__name__)
 
 _MAX_PREFIX_TOKENS = 8  # CLS + register tokens a ViT-like backbone may put before its patch tokens
 
-MODEL_CARD_TEMPLATE = """---
-library_name: transformers
-pipeline_tag: image-text-to-text
-tags:
-- radiology
-- report-generation
-- chest-x-ray
-- lrrg
----
+CARD_TAGS = ("radiology", "report-generation", "chest-x-ray", "lrrg")
 
+MODEL_CARD_TEMPLATE = """{front_matter}
 # LRRG report generator
 
 Generates a chest radiograph report (FINDINGS + IMPRESSION) from one frontal or lateral image.
@@ -60,6 +56,18 @@ inputs = processor(images=[image], return_tensors="pt")
 print(processor.batch_decode(model.generate(**inputs, max_new_tokens=128))[0])
 ```
 """
+
+
+def card_front_matter(tags: list[str], datasets: list[str]) -> str:
+    """The YAML header of the model card (JSON strings are valid YAML scalars, whatever the tag holds)."""
+    def scalar(value: str) -> str:
+        return value if re.fullmatch(r"[A-Za-z0-9][\w./-]*", value) else json.dumps(value)
+
+    lines = ["---", "library_name: transformers", "pipeline_tag: image-text-to-text", "tags:"]
+    lines += [f"- {scalar(tag)}" for tag in tags]
+    if datasets:
+        lines += ["datasets:", *(f"- {scalar(name)}" for name in datasets)]
+    return "\n".join([*lines, "---", ""])
 
 
 @dataclass
@@ -394,11 +402,60 @@ class LrrgForConditionalGeneration(LrrgPreTrainedModel, GenerationMixin):
                 handle.write(self.model_card())
         return result
 
-    def model_card(self) -> str:
-        """Returns the model card text (uses `self.card_info`: `training_data` str, `metrics` dict)."""
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        commit_message: str | None = None,
+        commit_description: str | None = None,
+        private: bool | None = None,
+        token: bool | str | None = None,
+        revision: str | None = None,
+        create_pr: bool = False,
+        max_shard_size: int | str | None = "50GB",
+        tags: list[str] | str | None = None,
+    ) -> Any:
+        """Uploads weights, config, remote code and the LRRG model card to the Hub.
+
+        transformers' own `push_to_hub` would replace `README.md` with a generic card (or the Hub's old one), so
+        the folder is written here by `save_pretrained` and uploaded as it is.
+
+        Args:
+            repo_id: `owner/name` of the model repository (created when missing).
+            tags: extra card tags, added to LRRG's own.
+            commit_message / commit_description / private / token / revision / create_pr / max_shard_size: as in
+                `transformers.PreTrainedModel.push_to_hub`.
+
+        Returns:
+            The `huggingface_hub` commit info of the upload.
+        """
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+        extra_tags = [tags] if isinstance(tags, str) else list(tags or [])
+        with tempfile.TemporaryDirectory() as work_dir:
+            self.save_pretrained(work_dir, max_shard_size=max_shard_size, write_model_card=False)
+            with open(os.path.join(work_dir, "README.md"), "w", encoding="utf-8") as handle:
+                handle.write(self.model_card(extra_tags))
+            return api.upload_folder(
+                repo_id=repo_id, folder_path=work_dir, commit_message=commit_message or "Upload LRRG model",
+                commit_description=commit_description, revision=revision, create_pr=create_pr,
+            )
+
+    def model_card(self, extra_tags: list[str] | None = None) -> str:
+        """Returns the model card text.
+
+        Uses `self.card_info`: `training_data` (str), `metrics` (dict), `datasets` (Hub dataset ids, listed in the
+        card's front matter so that the Hub and the Space link them); tags are LRRG's, `self.model_tags` and
+        `extra_tags`.
+        """
         metrics = self.card_info.get("metrics") or {}
         metric_lines = "\n".join(f"- {name}: {value}" for name, value in metrics.items()) or "Not evaluated yet."
+        tags = list(dict.fromkeys([*CARD_TAGS, *(self.model_tags or []), *(extra_tags or [])]))
+        datasets = self.card_info.get("datasets") or []
         return MODEL_CARD_TEMPLATE.format(
+            front_matter=card_front_matter(tags, [datasets] if isinstance(datasets, str) else list(datasets)),
             vision=self.config.vision_config.model_type,
             text=self.config.text_config.model_type,
             projector=self.config.projector_type,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,6 +109,8 @@ def test_config_round_trip_and_validation(tmp_path, tokenizer):
         LrrgConfig(text_config=text_config("gpt2", tokenizer))
     with pytest.raises(ValueError, match="num_image_tokens"):
         LrrgConfig(vision_config("vit"), text_config("gpt2", tokenizer), num_image_tokens=0)
+    with pytest.raises(ValueError, match=r"projector_hidden_act.*'gelu'.*'silu'"):
+        LrrgConfig(vision_config("vit"), text_config("gpt2", tokenizer), projector_hidden_act="swiglu3")
 
 
 def test_forward_loss_and_logits_shape(tokenizer):
@@ -229,6 +232,31 @@ def test_save_load_identical_logits_and_model_card(tmp_path, tokenizer):
     )
     loaded_processor = AutoProcessor.from_pretrained(tmp_path)
     assert torch.equal(loaded_processor(images=images(2))["input_ids"], processor(images=images(2))["input_ids"])
+
+
+def test_push_to_hub_uploads_the_lrrg_model_card(tmp_path, tokenizer, monkeypatch):
+    # transformers' own push_to_hub replaces README.md with a generic card; LRRG's card must be what is uploaded
+    import huggingface_hub
+
+    uploaded = {}
+
+    def upload_folder(self, *, repo_id, folder_path, **kwargs):
+        uploaded.update(repo_id=repo_id, files=set(os.listdir(folder_path)),
+                        card=(Path(folder_path) / "README.md").read_text(encoding="utf-8"))
+        return "commit"
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo",
+                        lambda self, repo_id, **kwargs: huggingface_hub.RepoUrl(f"https://huggingface.co/{repo_id}"))
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload_folder)
+    monkeypatch.setattr(huggingface_hub.ModelCard, "load", lambda *a, **k: pytest.fail("must not fetch a card"))
+    model, _ = build(tokenizer)
+    model.card_info = {"training_data": "LRRG phantoms", "metrics": {"BLEU-4": 0.2}, "datasets": ["me/lrrg-bench"]}
+    model.push_to_hub("me/lrrg-tiny", tags=["my-tag"])
+    assert uploaded["repo_id"] == "me/lrrg-tiny"
+    assert {"config.json", "model.safetensors", "modeling_lrrg.py", "README.md"} <= uploaded["files"]
+    card = huggingface_hub.ModelCard(uploaded["card"])
+    assert "not a medical device" in card.text and "LRRG phantoms" in card.text and "BLEU-4: 0.2" in card.text
+    assert {"radiology", "lrrg", "my-tag"} <= set(card.data.tags) and card.data.datasets == ["me/lrrg-bench"]
 
 
 REMOTE_SCRIPT = textwrap.dedent(

@@ -40,13 +40,14 @@ def two_region_array(dtype, dark, bright, shape=(60, 80)):
         Image.fromarray(two_region_array(np.int32, 300, 3900), mode="I"),
         Image.fromarray(np.stack([two_region_array(np.uint8, 10, 240)] * 3, -1)),
         Image.fromarray(np.stack([two_region_array(np.uint8, 10, 240)] * 4, -1)),
+        Image.fromarray(np.stack([two_region_array(np.uint8, 10, 240)] * 3, -1)).convert("CMYK"),
         two_region_array(np.uint8, 10, 240),
         two_region_array(np.uint16, 300, 3900),
         two_region_array(np.float32, 0.05, 0.9),
         torch.from_numpy(two_region_array(np.float32, 0.05, 0.9))[None],
         torch.from_numpy(np.stack([two_region_array(np.uint8, 10, 240)] * 3, -1)),
     ],
-    ids=["L", "I;16", "I", "RGB", "RGBA", "np-uint8", "np-uint16", "np-float", "torch-chw", "torch-hwc-uint8"],
+    ids=["L", "I;16", "I", "RGB", "RGBA", "CMYK", "np-uint8", "np-uint16", "np-float", "torch-chw", "torch-hwc-uint8"],
 )
 def test_every_input_mode_gives_normalised_tensors_with_distinct_regions(image):
     processor = LrrgImageProcessor(size=32, resize_mode="resize")
