@@ -128,13 +128,25 @@ def process_study(spec: Any) -> Outcome:
         outcome.skip_reason, outcome.skip_detail = "source error", f"{type(error).__name__}: {error}"
         return outcome
     outcome.record = record.to_dict()
+    where = record.extra.get("where") or record.image_path or f"study {record.study_id}"
     if not record.has_report:
-        outcome.skip_reason = "missing report" if record.extra.get("report_missing") else "empty report"
+        if record.extra.get("report_missing"):
+            outcome.skip_reason = "missing report"
+            outcome.skip_detail = (f"{record.extra.get('report_path') or where} not found; download the reports "
+                                   "(e.g. mimic-cxr-reports) or point --reports-root at them")
+        else:
+            outcome.skip_reason = "empty report"
+            outcome.skip_detail = f"{where}: findings and impression are both empty; fill in the report or drop the study"
         return outcome
     if outcome.image_bytes is None:
         path = record.image_path
-        if not path or not os.path.isfile(path):
-            outcome.skip_reason, outcome.skip_detail = "missing image", str(path)
+        if not path:
+            outcome.skip_reason = "missing image"
+            outcome.skip_detail = f"{where}: no image file named; fill in the image column"
+            return outcome
+        if not os.path.isfile(path):
+            outcome.skip_reason = "missing image"
+            outcome.skip_detail = f"{path} not found; check the image path (relative to --root) or download the image"
             return outcome
         outcome.image_bytes = Path(path).read_bytes()
         outcome.image_file = path

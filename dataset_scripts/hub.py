@@ -39,8 +39,13 @@ def _card_metadata(summary: Any, source: Any, configs: Sequence[str], shard_coun
         infos.append({"config_name": config, **info})
     total = summary.rows("train") + summary.rows("validation") + summary.rows("test")
     size = "n<1K" if total < 1000 else "1K<n<10K" if total < 10_000 else "10K<n<100K" if total < 100_000 else "100K<n<1M"
+    licence: dict[str, str] = {"license": source.license}
+    if source.license == "other":
+        licence["license_name"] = getattr(source, "license_name", None) or f"{source.name}-source-licence"
+        if getattr(source, "license_link", None):
+            licence["license_link"] = source.license_link
     return {
-        "license": source.license,
+        **licence,
         "pretty_name": f"LRRG benchmark ({source.name})",
         "language": ["en"],
         "task_categories": ["image-to-text"],
@@ -149,6 +154,8 @@ def push_lrrg_to_hub(out: str | Path, repo_id: str, private: bool = False, redis
     api.upload_folder(
         repo_id=repo_id, repo_type="dataset", folder_path=str(out),
         allow_patterns=[f"data/{c}/*.parquet" for c in configs] + ["build_summary.json"],
+        # A previous push with more shards would leave files that the card's `split-*.parquet` globs still match.
+        delete_patterns=[f"data/{c}/*.parquet" for c in configs],
     )
     card = (out / "README.md").read_text(encoding="utf-8")
     if configs != [c for c in CONFIGS if (out / "data" / c).is_dir()]:

@@ -2,9 +2,10 @@
 
 Follows the way the field prepares MIMIC-CXR reports (the `section_parser` of the MIMIC-CXR code
 repository, used by R2Gen-style pipelines): a section starts at an all-capitals header ending with a
-colon at the start of a line; header variants are normalised ("FINDINGS AND IMPRESSION",
-"CONCLUSION"...); the *last* section of a kind wins; when FINDINGS is missing the last paragraph of the
-report stands in for it (unless it is the impression itself).
+colon at the start of a line; header variants and misspellings are normalised ("FINDINGS AND
+IMPRESSION", "CONCLUSION", "IMPRESSON"...), a header naming a main section is that section and a view
+title ("CHEST, PA AND LATERAL:") holds findings; empty sections are dropped and the *last* section of a
+kind wins; when neither FINDINGS nor IMPRESSION exists the last paragraph stands in for the findings.
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ from dataclasses import dataclass
 _HEADER = re.compile(r"(?m)^[ \t]*([A-Z][A-Z ()/,&-]{1,60}?)[ \t]*:")
 _WHITESPACE = re.compile(r"\s+")
 
-# Normalised section names; anything else keeps its lower-cased header.
+# Normalised section names (the frequent headers of MIMIC-CXR and their misspellings, as the
+# `section_parser` of the MIMIC-CXR code repository maps them); anything else goes through
+# `_MAIN_SECTIONS` and `_VIEW_TITLE` below or keeps its lower-cased header.
 _SECTION_ALIASES: dict[str, str] = {
     "findings": "findings",
     "finding": "findings",
+    "reference findings": "findings",
+    "chest, two views": "findings",
     "findings and impression": "impression",
     "findings/impression": "impression",
+    "findings/ impression": "impression",
     "impression and findings": "impression",
     "impression": "impression",
     "impressions": "impression",
@@ -29,25 +35,54 @@ _SECTION_ALIASES: dict[str, str] = {
     "conclusions": "impression",
     "summary": "impression",
     "final impression": "impression",
-    "impression and recommendation": "impression",
-    "impression and recommendations": "impression",
     "opinion": "impression",
     "comparison": "comparison",
     "comparisons": "comparison",
+    "comparison exam": "comparison",
+    "comparison film": "comparison",
+    "reference exam": "comparison",
     "indication": "indication",
     "indications": "indication",
+    "clinical indication": "indication",
+    "reason for exam": "indication",
+    "reason for examination": "indication",
     "history": "history",
     "clinical history": "history",
+    "clinical information": "history",
+    "patient history": "history",
+    "pfi": "history",
     "technique": "technique",
     "examination": "examination",
     "exam": "examination",
+    "type of examination": "examination",
     "final report": "final report",
     "wet read": "wet read",
+    "wetread": "wet read",
     "note": "note",
     "notification": "notification",
     "recommendation": "recommendation",
     "recommendations": "recommendation",
+    "recommendation(s)": "recommendation",
+    "addendum": "addendum",
+    "comment": "comment",
+    "date": "date",
 }
+_MISSPELLINGS: dict[str, tuple[str, ...]] = {
+    "impression": ("impresson", "imprression", "imoression", "impressoin", "imprssion", "impresion", "imperssion",
+                   "mpression", "impession"),
+    "findings": ("findins", "findindgs", "findgings", "findngs", "findnings", "finidngs"),
+    "indication": ("idication",),
+    "comparison": ("comparision", "comparsion", "comparrison", "comparisions"),
+}
+for _name, _variants in _MISSPELLINGS.items():
+    _SECTION_ALIASES.update(dict.fromkeys(_variants, _name))
+# A header that names one of these is that section ("IMPRESSION AND PLAN" is the impression).
+_MAIN_SECTIONS = ("impression", "findings", "history", "comparison", "addendum")
+# A header that is the title of the views ("CHEST, PA AND LATERAL:", "PORTABLE AP CHEST:") holds findings.
+_VIEW_TITLE = re.compile(
+    r"chest|portable|pa and lat|lateral and pa|ap and lateral|lateral and ap|frontal and|two views|frontal view"
+    r"|pa view|ap view|one view|lateral view|bone window|frontal upright|frontal semi-upright|ribs"
+)
 
 
 @dataclass(frozen=True)
@@ -75,7 +110,12 @@ def clean_section_text(text: str) -> str:
 def normalize_section_name(header: str) -> str:
     """Maps a header such as `FINDINGS AND IMPRESSION` onto its canonical section name."""
     key = _WHITESPACE.sub(" ", header.strip().lower())
-    return _SECTION_ALIASES.get(key, key)
+    if key in _SECTION_ALIASES:
+        return _SECTION_ALIASES[key]
+    for name in _MAIN_SECTIONS:
+        if name in key:
+            return name
+    return "findings" if _VIEW_TITLE.search(key) else key
 
 
 def split_sections(text: str) -> list[tuple[str, str]]:

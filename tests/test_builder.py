@@ -191,3 +191,47 @@ def test_two_builds_in_same_named_folders_load_their_own_rows(tmp_path):
     rebuilt = _build(tmp_path / "a" / "out", CountingAgent(), num_studies=16, seed=2)
     assert load_lrrg(tmp_path / "a" / "out")["train"]["study_id"] == rebuilt["train"]["study_id"]
     assert sum(len(rebuilt[s]) for s in ("train", "validation", "test")) == 16
+
+
+def test_cli_folder_build_skips_defective_rows_with_messages_naming_input_and_fix(tmp_path, caplog, capsys):
+    import csv
+    import logging
+
+    from lrrg.cli import main
+    from lrrg.dataset_scripts.phantoms import generate_phantom
+
+    folder = tmp_path / "films"
+    folder.mkdir()
+    rows = []
+    for index in range(7):
+        study = generate_phantom(index, size=96)
+        study.image.save(folder / f"film{index}.png")
+        rows.append({"image": f"film{index}.png", "findings": study.findings, "impression": study.impression,
+                     "Edema": study.labels["Edema"] if study.labels["Edema"] is not None else ""})
+    (folder / "film1.png").write_bytes((folder / "film1.png").read_bytes()[:60])  # corrupt
+    rows[2].update(findings="", impression="")  # empty report
+    rows[3]["image"] = "gone.png"  # missing file
+    rows[4]["image"] = ""  # no image named
+    with (folder / "metadata.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["image", "findings", "impression", "Edema"])
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "out"
+    with caplog.at_level(logging.WARNING, logger="lrrg.dataset_scripts.builder"):
+        code = main(["build", "--source", "folder", "--root", str(folder), "--out", str(out),
+                     "--synthetic-kinds", "jpeg", "--no-progress"])
+    assert code == 0
+    summary = json.loads((out / "build_summary.json").read_text())
+    assert summary["skipped"] == {"unreadable image": 1, "empty report": 1, "missing image": 2}
+    assert summary["studies_seen"] == 7
+    messages = {record.getMessage() for record in caplog.records}
+    expectations = {  # each warning names the input and says what to do
+        "film1": ("film1.png", "re-export or re-download"),
+        "film2": ("metadata.csv row 4", "fill in"),  # the header is row 1
+        "gone": ("gone.png", "check"),
+        "row6": ("metadata.csv row 6", "image column"),
+    }
+    for key, needles in expectations.items():
+        assert any(all(n in m for n in needles) for m in messages if key in m), (key, messages)
+    dataset = load_lrrg(out)
+    assert sum(len(dataset[s]) for s in ("train", "validation", "test")) == 3

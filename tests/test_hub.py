@@ -88,3 +88,61 @@ def test_cli_builds_a_small_phantom_benchmark(tmp_path, capsys):
     assert code == 0
     assert "LRRG benchmark written to" in capsys.readouterr().out
     assert len(load_lrrg(out)["train"]) + len(load_lrrg(out)["test"]) + len(load_lrrg(out)["validation"]) == 8
+
+
+def test_mimic_card_names_its_licence_and_parses_with_huggingface_hub(tmp_path):
+    from huggingface_hub import DatasetCard
+
+    from lrrg.dataset_scripts.sources.fake_trees import write_fake_mimic_tree
+
+    tree = write_fake_mimic_tree(tmp_path / "mimic", num_subjects=5, seed=3, size=48)
+    out = tmp_path / "out"
+    build_lrrg("mimic-cxr", out, root=tree.root, quality_agent=CountingAgent(), synthetic_kinds=KINDS,
+               configs=("labels",), progress=False, print_summary=False)
+    card = DatasetCard.load(out / "README.md")
+    data = card.data.to_dict()
+    assert data["license"] == "other" and data["license_name"] and data["license_link"].startswith("https://physionet")
+    assert [c["config_name"] for c in data["configs"]] == ["labels"]
+    assert "credentialed" in card.text and "mimic_root" in card.text
+    labels = datasets.load_dataset(str(out))  # plain load of the only config
+    assert labels["train"].features["quality_label"].names == ["high", "low"]
+    assert "image" not in labels["train"].column_names
+
+
+class _RecordingApi:
+    """Stands in for `huggingface_hub.HfApi`: records what would be uploaded (no network)."""
+
+    calls: list = []
+
+    def create_repo(self, repo_id, **kwargs):
+        self.calls.append(("create_repo", repo_id, kwargs))
+        return f"https://huggingface.co/datasets/{repo_id}"
+
+    def upload_folder(self, **kwargs):
+        self.calls.append(("upload_folder", kwargs))
+
+    def upload_file(self, **kwargs):
+        with open(kwargs["path_or_fileobj"], encoding="utf-8") as handle:
+            self.calls.append(("upload_file", kwargs, handle.read()))
+
+
+@pytest.mark.parametrize("redistributable", [True, False])
+def test_push_uploads_allowed_configs_replaces_stale_shards_and_a_matching_card(built, monkeypatch, redistributable):
+    import huggingface_hub
+
+    from lrrg.dataset_scripts.hub import push_lrrg_to_hub
+
+    _RecordingApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", _RecordingApi)
+    push_lrrg_to_hub(built, "someone/lrrg-test", private=True, redistributable=redistributable)
+    calls = {call[0]: call for call in _RecordingApi.calls}
+    assert calls["create_repo"][2]["repo_type"] == "dataset" and calls["create_repo"][2]["private"] is True
+    folder = calls["upload_folder"][1]
+    configs = ["full", "labels"] if redistributable else ["labels"]
+    assert folder["allow_patterns"] == [f"data/{c}/*.parquet" for c in configs] + ["build_summary.json"]
+    # Shards of an earlier, larger push would match the card's `split-*.parquet` globs: they are deleted.
+    assert folder["delete_patterns"] == [f"data/{c}/*.parquet" for c in configs]
+    _, upload, card = calls["upload_file"]
+    assert upload["path_in_repo"] == "README.md" and str(built) not in card and "someone/lrrg-test" in card
+    metadata = yaml.safe_load(card.split("---\n", 2)[1])
+    assert [c["config_name"] for c in metadata["configs"]] == configs

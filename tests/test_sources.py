@@ -65,6 +65,35 @@ def test_extract_sections_falls_back_to_last_paragraph_but_not_to_comparison():
     assert (parsed.findings, parsed.impression) == ("", "No acute process.")
 
 
+@pytest.mark.parametrize(
+    ("header", "section"),
+    [
+        ("IMPRESSON", "impression"),  # misspellings found in MIMIC-CXR reports
+        ("FINDNGS", "findings"),
+        ("FINDINGS/ IMPRESSION", "impression"),
+        ("IMPRESSION AND PLAN", "impression"),  # any header naming a main section
+        ("CHEST, PA AND LATERAL", "findings"),  # a view title stands for the findings
+        ("PORTABLE AP CHEST", "findings"),
+        ("REASON FOR EXAM", "indication"),
+        ("CLINICAL INFORMATION", "history"),
+        ("RECOMMENDATION(S)", "recommendation"),
+    ],
+)
+def test_section_headers_are_normalised_like_the_mimic_cxr_section_parser(header, section):
+    from lrrg.dataset_scripts.report_sections import normalize_section_name
+
+    assert normalize_section_name(header) == section
+
+
+def test_view_title_header_holds_findings_and_an_empty_title_is_ignored():
+    report = (" FINAL REPORT\n CHEST, PA AND LATERAL:\n \n INDICATION:  Cough.\n \n"
+              " PA AND LATERAL VIEWS OF THE CHEST:  The lungs are clear.  No effusion.\n \n"
+              " IMPRESSON:  No acute process.\n")
+    sections = extract_sections(report)
+    assert sections.findings == "The lungs are clear. No effusion."
+    assert sections.impression == "No acute process."
+
+
 def test_study_record_validates_labels_and_normalises_split():
     record = StudyRecord("x", 1, 2, 3, None, findings="  a ", labels={"Edema": 1.0}, split="validate")
     assert record.split == "validation" and record.findings == "a" and record.subject_id == "1"
@@ -161,3 +190,84 @@ def test_iu_xray_layouts_from_shared_reports(shared_data):
     assert sum(1 for r in r2gen if r.split == "test") == 590
     kaggle = IuXraySource(iu / "indiana_reports.csv")
     assert kaggle.layout == "kaggle-csv" and next(iter(kaggle)).view == "Frontal"
+
+
+def test_mimic_source_reads_plain_csv_prefers_pa_and_filters_official_splits(tmp_path):
+    import gzip
+
+    import pandas as pd
+
+    tree = write_fake_mimic_tree(tmp_path / "mimic", num_subjects=5, seed=4, size=48, defects=False)
+    for gz in tree.root.glob("*.csv.gz"):  # the tables as plain .csv (both forms are distributed)
+        gz.with_suffix("").write_bytes(gzip.decompress(gz.read_bytes()))
+        gz.unlink()
+    study = next(s for s in tree.studies if dict((v, d) for d, v in s["dicom_ids"]).get("PA"))
+    pa_dicom = next(d for d, v in study["dicom_ids"] if v == "PA")
+    ap_dicom = "0" * 8 + "-ap"  # sorts before the PA image: only the view priority can pick the PA
+    meta = pd.read_csv(tree.root / "mimic-cxr-2.0.0-metadata.csv", dtype=str)
+    row = meta[meta["dicom_id"] == pa_dicom].assign(dicom_id=ap_dicom, ViewPosition="AP")
+    pd.concat([meta, row]).to_csv(tree.root / "mimic-cxr-2.0.0-metadata.csv", index=False)
+    split = pd.read_csv(tree.root / "mimic-cxr-2.0.0-split.csv", dtype=str)
+    row = split[split["dicom_id"] == pa_dicom].assign(dicom_id=ap_dicom)
+    pd.concat([split, row]).to_csv(tree.root / "mimic-cxr-2.0.0-split.csv", index=False)
+    records = {r.study_id: r for r in MimicCxrSource(tree.root)}
+    assert len(records) == len(tree.studies)
+    assert (records[study["study_id"]].image_id, records[study["study_id"]].view) == (pa_dicom, "PA")
+    assert all(r.labels == {n: s["labels"][n] for n in CHEXPERT_OBSERVATIONS}
+               for s in tree.studies for r in [records[s["study_id"]]])
+    ap_first = {r.study_id: r for r in MimicCxrSource(tree.root, view_priority=("AP", "PA"))}
+    assert (ap_first[study["study_id"]].image_id, ap_first[study["study_id"]].view) == (ap_dicom, "AP")
+    for name in ("validate", "validation"):
+        kept = list(MimicCxrSource(tree.root, splits=[name]))
+        assert kept and all(r.split == "validation" for r in kept)
+
+
+OPENI_XML = """<?xml version="1.0" encoding="utf-8"?>
+<eCitation>
+  <meta type="rr"/>
+  <uId id="CXR{uid}"/>
+  <IUXRId id="{uid}"/>
+  <MedlineCitation Owner="Indiana University" Status="supplied by publisher">
+    <Article PubModel="Electronic">
+      <ArticleTitle>Indiana University Chest X-ray Collection</ArticleTitle>
+      <Abstract>
+        <AbstractText Label="COMPARISON">None.</AbstractText>
+        <AbstractText Label="INDICATION">Positive TB test</AbstractText>
+        <AbstractText Label="FINDINGS">{findings}</AbstractText>
+        <AbstractText Label="IMPRESSION">{impression}</AbstractText>
+      </Abstract>
+    </Article>
+  </MedlineCitation>
+  <MeSH><major>normal</major></MeSH>
+  {images}
+</eCitation>
+"""
+
+
+def test_iu_xray_reads_openi_xml_and_picks_the_frontal_image(tmp_path):
+    reports = tmp_path / "ecgen-radiology"
+    reports.mkdir()
+    studies = {"1": ("CXR1_1_IM-0001-3001", "CXR1_1_IM-0001-4001"), "7": ("CXR7_IM-2263-1001", "CXR7_IM-2263-2001")}
+    for uid, images in studies.items():
+        parents = "\n  ".join(f'<parentImage id="{i}"><caption>Xray Chest PA and Lateral</caption></parentImage>'
+                              for i in images)
+        (reports / f"{uid}.xml").write_text(OPENI_XML.format(uid=uid, findings=f"The lungs are clear {uid}.",
+                                                             impression="Normal chest x-XXXX.", images=parents))
+    (reports / "9.xml").write_text(OPENI_XML.format(uid=9, findings="", impression="No images.", images=""))
+    with (tmp_path / "indiana_projections.csv").open("w", newline="") as handle:  # Kaggle names
+        writer = csv.writer(handle)
+        writer.writerows([("uid", "filename", "projection"), ("1", "1_IM-0001-4001.dcm.png", "Frontal"),
+                          ("1", "1_IM-0001-3001.dcm.png", "Lateral"), ("7", "7_IM-2263-1001.dcm.png", "Frontal"),
+                          ("7", "7_IM-2263-2001.dcm.png", "Lateral")])
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "CXR7_IM-2263-1001.png").write_bytes(b"png")
+    source = IuXraySource(tmp_path)
+    assert source.layout == "openi-xml"
+    records = {r.study_id: r for r in source}
+    assert set(records) == {"1", "7"} and source.skipped == {"no image listed": 1}
+    assert records["7"].image_id == "CXR7_IM-2263-1001" and records["7"].view == "Frontal"
+    assert records["7"].image_path == str(tmp_path / "images" / "CXR7_IM-2263-1001.png")
+    assert (records["7"].findings, records["7"].impression) == ("The lungs are clear 7.", "Normal chest x-XXXX.")
+    assert records["7"].other_image_paths == (str(tmp_path / "images" / "CXR7_IM-2263-2001.png"),)
+    # Open-i writes `CXR1_1_IM-...` where the projections table has `1_IM-...`: the frontal is still found.
+    assert records["1"].image_id == "CXR1_1_IM-0001-4001" and records["1"].view == "Frontal"

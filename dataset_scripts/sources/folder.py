@@ -89,31 +89,42 @@ class FolderSource(StudySource):
         return f"image folder {self.root} with table {self.table.name}"
 
     def iter_records(self) -> Iterator[StudyRecord]:
-        """Yields one record per table row."""
+        """Yields one record per table row (a row without an image file name is yielded with `image_path=None`,
+        which the builder skips as a missing image).
+
+        Raises:
+            ValueError: the table has no image column, or a row has a bad label or split value (naming the row).
+        """
         for index, row in enumerate(read_table(self.table), 1):
-            where = f"{self.table.name} row {index}"
-            column = next((c for c in IMAGE_COLUMNS if row.get(c)), None)
+            # Row numbers as a spreadsheet shows them: the CSV header is row 1.
+            number = index + 1 if self.table.suffix == ".csv" else index
+            where = f"{self.table.name} row {number}"
+            column = next((c for c in IMAGE_COLUMNS if c in row), None)
             if column is None:
-                raise ValueError(f"{where} has no image column; expected one of {IMAGE_COLUMNS}")
-            relpath = str(row[column])
-            path = (self.root / relpath).resolve()
-            study_id = str(row.get("study_id") or Path(relpath).stem)
+                raise ValueError(f"{where} has no image column; name one of {IMAGE_COLUMNS} in {self.table}")
+            relpath = str(row.get(column) or "").strip()
+            stem = Path(relpath).stem or f"row{number}"
+            study_id = str(row.get("study_id") or stem)
             labels = {
                 name: _parse_label(row.get(name), name, where) for name in CHEXPERT_OBSERVATIONS if name in row
             }
-            yield StudyRecord(
-                source=self.name,
-                subject_id=str(row.get("subject_id") or study_id),
-                study_id=study_id,
-                image_id=str(row.get("image_id") or Path(relpath).stem),
-                image_path=str(path),
-                image_relpath=relpath,
-                view=row.get("view") or None,
-                findings=row.get("findings") or "",
-                impression=row.get("impression") or "",
-                labels=labels,
-                split=row.get("split") or None,
-            )
+            try:
+                yield StudyRecord(
+                    source=self.name,
+                    subject_id=str(row.get("subject_id") or study_id),
+                    study_id=study_id,
+                    image_id=str(row.get("image_id") or stem),
+                    image_path=str((self.root / relpath).resolve()) if relpath else None,
+                    image_relpath=relpath or None,
+                    view=row.get("view") or None,
+                    findings=row.get("findings") or "",
+                    impression=row.get("impression") or "",
+                    labels=labels,
+                    split=row.get("split") or None,
+                    extra={"where": where},
+                )
+            except ValueError as error:
+                raise ValueError(f"{where}: {error}") from error
 
 
 __all__ = ["IMAGE_COLUMNS", "TABLE_NAMES", "FolderSource", "read_table"]

@@ -55,6 +55,11 @@ def _canonical_image_name(name: str) -> str:
     return stem if stem.startswith("CXR") else f"CXR{stem}"
 
 
+def _projection_key(name: str) -> str:
+    """Key into `indiana_projections.csv`: Open-i writes a few ids as `CXR1_1_IM-...` where that table has `1_IM-...`."""
+    return re.sub(r"^(CXR\d+)_\d+_(IM-)", r"\1_\2", _canonical_image_name(name))
+
+
 class IuXraySource(StudySource):
     """IU X-ray studies (one frontal image each) from any of the common report layouts.
 
@@ -117,7 +122,7 @@ class IuXraySource(StudySource):
         if not path.is_file():
             return {}
         with path.open(newline="", encoding="utf-8") as handle:
-            return {_canonical_image_name(row["filename"]): row["projection"] for row in csv.DictReader(handle)}
+            return {_projection_key(row["filename"]): row["projection"] for row in csv.DictReader(handle)}
 
     def _resolve_image(self, name: str) -> Path:
         """Finds an image under any IU naming; returns the preferred (missing) path when none exists."""
@@ -132,9 +137,9 @@ class IuXraySource(StudySource):
 
     def _pick_frontal(self, images: list[str]) -> tuple[str, str | None]:
         for name in images:
-            if self.projections.get(_canonical_image_name(name)) == "Frontal":
+            if self.projections.get(_projection_key(name)) == "Frontal":
                 return name, "Frontal"
-        return images[0], self.projections.get(_canonical_image_name(images[0]))
+        return images[0], self.projections.get(_projection_key(images[0]))
 
     def _iter_raw(self) -> Iterator[tuple[str, list[str], str, str, str | None]]:
         """`(uid, image names, findings, impression, split)` per study, in the layout's order."""

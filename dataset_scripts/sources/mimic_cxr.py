@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..observations import CHEXPERT_OBSERVATIONS
 from ..report_sections import extract_sections
-from .record import StudyRecord, StudySource
+from .record import StudyRecord, StudySource, normalize_split
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,8 @@ class MimicCxrSource(StudySource):
     name = "mimic-cxr"
     redistributable = False
     license = "other"
+    license_name = "physionet-credentialed-health-data-license-1.5.0"
+    license_link = "https://physionet.org/content/mimic-cxr-jpg/view-license/2.0.0/"
     citation = MIMIC_CITATION
     access_note = MIMIC_ACCESS_NOTE
 
@@ -128,7 +130,7 @@ class MimicCxrSource(StudySource):
         if not self.view_priority:
             raise ValueError("view_priority must name at least one view position, e.g. ('PA', 'AP')")
         self.label_source = label_source
-        self.splits = None if splits is None else {str(s) for s in splits}
+        self.splits = None if splits is None else {normalize_split(s) for s in splits}  # `validate` = `validation`
         self.skipped: dict[str, int] = {}
 
     def describe(self) -> str:
@@ -174,7 +176,7 @@ class MimicCxrSource(StudySource):
         """Yields one record per study with a selected frontal image (reports may be empty: the builder skips)."""
         labels = read_mimic_labels(self.root, self.label_source)
         for subject_id, study_id, dicom_id, view, split in self._select_images():
-            if split and self.splits is not None and split.replace("validate", "validation") not in self.splits:
+            if self.splits is not None and normalize_split(split) not in self.splits:
                 continue
             report = self.read_report(subject_id, study_id)
             relpath = image_relpath(subject_id, study_id, dicom_id)
@@ -190,7 +192,8 @@ class MimicCxrSource(StudySource):
                 impression=report[1] if report else "",
                 labels=labels.get(study_id, {}),
                 split=split or None,
-                extra={"report_missing": report is None},
+                extra={"report_missing": report is None,
+                       "report_path": str(self.reports_root / report_relpath(subject_id, study_id))},
             )
 
 

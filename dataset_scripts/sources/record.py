@@ -125,6 +125,9 @@ class StudySource:
     name: str = "source"
     redistributable: bool = False
     license: str = "other"
+    # With `license = "other"` the Hub asks for an id and a link of the licence (dataset card metadata).
+    license_name: str | None = None
+    license_link: str | None = None
     citation: str = ""
     access_note: str = ""
     # Modules the builder imports before forking workers, so that each worker does not import them again.
