@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +47,15 @@ def _is_dicom(path: Path) -> bool:
         return False
 
 
-def read_dicom(path: Path) -> Image.Image:
+def read_dicom(path: Path, settings: AppSettings | None = None) -> Image.Image:
     """Reads the pixel data of a DICOM file as a 16-bit (or 8-bit) grayscale PIL image.
 
     MONOCHROME1 (inverted) films are flipped so that bone is bright, and the rescale slope / intercept is applied.
+    With `settings`, a header announcing more than `settings.max_pixels` pixels is refused before decoding.
 
     Raises:
-        gr.Error: pydicom is missing, or the file holds no readable grayscale pixel data.
+        gr.Error: pydicom is missing, the image is over the pixel limit, or the file holds no readable grayscale
+            pixel data.
     """
     try:
         import pydicom
@@ -62,6 +66,18 @@ def read_dicom(path: Path) -> Image.Image:
         ) from error
     try:
         dataset = pydicom.dcmread(str(path))
+        rows, columns = int(getattr(dataset, "Rows", 0) or 0), int(getattr(dataset, "Columns", 0) or 0)
+        frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
+    except Exception as error:  # noqa: BLE001 - pydicom raises many kinds of errors on bad files
+        raise gr.Error(
+            f"The file {_shown_name(path)} could not be read as DICOM ({error}). Export the image as PNG and "
+            "upload that."
+        ) from error
+    # compressed pixel data can be a decompression bomb: measure from the header before decoding
+    if settings is not None and rows * columns * frames > settings.max_pixels:
+        size = (columns, rows) if frames == 1 else None
+        raise gr.Error(_too_many_pixels(f"The DICOM image {_shown_name(path)}", size, settings, rows * columns * frames))
+    try:
         pixels = dataset.pixel_array.astype(np.float64)
     except Exception as error:  # noqa: BLE001 - pydicom raises many kinds of errors on bad files
         raise gr.Error(
@@ -126,12 +142,27 @@ def load_upload(upload: Any, settings: AppSettings) -> Image.Image:
     return image
 
 
-def _too_many_pixels(what: str, size: tuple[int, int], settings: AppSettings) -> str:
+def _too_many_pixels(what: str, size: tuple[int, int] | None, settings: AppSettings, pixels: int = 0) -> str:
+    extent = f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels" if size else f"{pixels:,} pixels"
     return (
-        f"{what} is {size[0]}x{size[1]} = {size[0] * size[1]:,} pixels, more than the limit of "
-        f"{settings.max_pixels:,}. It was refused unread to protect the server (decompression-bomb guard); "
-        "downscale it before uploading."
+        f"{what} is {extent}, more than the limit of {settings.max_pixels:,}. It was refused unread to protect "
+        "the server (decompression-bomb guard); downscale it before uploading."
     )
+
+
+def _header_extent(path: Path, reason: str) -> tuple[tuple[int, int] | None, int]:
+    """(width, height) from the file header, or (None, pixel count) when Pillow's own bomb limit refuses it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as header:
+                return header.size, 0
+    except Image.DecompressionBombError as error:
+        reason = str(error)
+    except OSError:
+        pass
+    match = re.search(r"\((\d+) pixels\)", reason)
+    return None, int(match.group(1)) if match else 0
 
 
 def _load_file(path: Path, settings: AppSettings) -> Image.Image:
@@ -147,7 +178,7 @@ def _load_file(path: Path, settings: AppSettings) -> Image.Image:
             "Upload a smaller export (PNG or JPEG)."
         )
     if _is_dicom(path):
-        image = read_dicom(path)
+        image = read_dicom(path, settings)
         if image.size[0] * image.size[1] > settings.max_pixels:
             raise gr.Error(_too_many_pixels(f"The DICOM image {name}", image.size, settings))
         return image
@@ -156,8 +187,8 @@ def _load_file(path: Path, settings: AppSettings) -> Image.Image:
     except ImageLoadError as error:
         reason = _strip_source(str(error), path)
         if "exceeds the limit" in reason or "decompression bomb" in reason:
-            with Image.open(path) as header:
-                raise gr.Error(_too_many_pixels(f"The image {name}", header.size, settings)) from error
+            size, pixels = _header_extent(path, reason)
+            raise gr.Error(_too_many_pixels(f"The image {name}", size, settings, pixels)) from error
         if "truncated" in reason or "corrupt" in reason:
             raise gr.Error(
                 f"The image {name} is truncated or corrupt, so it cannot be read to the end. "

@@ -72,10 +72,21 @@ class ReportGenerator:
         start = time.perf_counter()
         inputs = self.processor(images=[image], return_tensors="pt").to(self.model.device)
         with torch.inference_mode():
-            output = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, num_beams=1, do_sample=False)
+            output = self.model.generate(**inputs, max_new_tokens=self._token_budget(inputs["input_ids"].shape[1]),
+                                         num_beams=1, do_sample=False)
         text = self.processor.batch_decode(output, skip_special_tokens=True)[0].strip()
         findings, impression = split_report(text)
         return GeneratedReport(findings, impression, text, time.perf_counter() - start, self.name)
+
+    def _token_budget(self, prompt_length: int) -> int:
+        """`max_new_tokens`, lowered so that prompt + report fit the language model's positions (GPT-2's are learned:
+        going past them is an index error, not just a worse report)."""
+        limit = getattr(self.model.config.text_config, "max_position_embeddings", None)
+        if not isinstance(limit, int) or prompt_length + self.max_new_tokens <= limit:
+            return self.max_new_tokens
+        logger.warning(f"max_new_tokens {self.max_new_tokens} lowered to {limit - prompt_length}: the language model "
+                       f"has {limit} positions and the prompt takes {prompt_length}.")
+        return max(1, limit - prompt_length)
 
     @property
     def card_url(self) -> str | None:

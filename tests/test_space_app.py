@@ -187,6 +187,37 @@ def test_bad_input_raises_a_sentence(agent, generator, tmp_path, case, expected)
     assert str(tmp_path) not in message  # the person sees the file name, not the server's temp path
 
 
+def test_a_real_decompression_bomb_is_refused_with_a_sentence(engine, tmp_path):
+    # 200 Mpx of one colour in a few kB: over Pillow's own hard limit, which raises before our guard can measure
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20_000, 10_000)).save(bomb)
+    with pytest.raises(gr.Error, match="decompression-bomb guard") as raised:
+        engine.analyze(str(bomb))
+    assert "200,000,000 pixels" in raised.value.message and str(tmp_path) not in raised.value.message
+
+
+def test_dicom_over_the_pixel_limit_is_refused_before_decoding(agent, generator, tmp_path, monkeypatch):
+    pydicom = pytest.importorskip("pydicom", reason="DICOM input needs pydicom (the [dicom] / [dev] extras)")
+    path = tmp_path / "big.dcm"
+    _save_dicom(path, np.zeros((400, 400), np.uint16))
+    monkeypatch.setattr(pydicom.dataset.Dataset, "pixel_array",
+                        property(lambda self: pytest.fail("the pixel data was decoded")))
+    with pytest.raises(gr.Error, match="decompression-bomb guard"):
+        SpaceEngine(agent, generator, AppSettings(max_pixels=100_000)).analyze(str(path))
+
+
+def test_report_length_cap_beyond_the_language_models_positions_is_lowered(agent, phantom):
+    model, processor = build_model_and_processor("tiny", seed=0)
+    positions = model.config.text_config.max_position_embeddings
+    generator = ReportGenerator(model, processor, name="tiny-random", max_new_tokens=positions + 50)
+    prompt = processor(images=[phantom.image])["input_ids"].shape[1]
+    asked = []
+    original = model.generate
+    model.generate = lambda **kwargs: asked.append(kwargs["max_new_tokens"]) or original(**kwargs)
+    assert isinstance(generator.generate(phantom.image).text, str)  # no index error past the last position
+    assert asked == [positions - prompt]
+
+
 def test_colour_photo_warns_and_is_still_assessed(engine):
     rng = np.random.default_rng(0)
     photo = np.zeros((160, 160, 3), np.uint8)
@@ -224,6 +255,16 @@ def test_without_a_model_quality_works_and_the_report_panel_names_the_command(ag
     assert "lrrg benchmark" in info and "bash scripts/main.sh" in info
     demo = create_demo(None, agent, AppSettings())
     assert "lrrg benchmark" in json.dumps(demo.get_config_file())
+
+
+def test_build_demo_starts_with_no_model_anywhere(tmp_path, monkeypatch):
+    from lrrg.space_app.app import build_demo
+
+    monkeypatch.setenv("LRRG_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("LRRG_MODEL", raising=False)
+    demo = build_demo(AppSettings(runs_dir=str(tmp_path / "runs"), num_examples=0))
+    page = json.dumps(demo.get_config_file())
+    assert "lrrg benchmark" in page and "none loaded" in page and "phantom: normal study" in page
 
 
 def test_localise_draws_flagged_criteria_worst_first(phantom):
