@@ -146,7 +146,7 @@ def process_study(spec: Any) -> Outcome:
             return outcome
         if not os.path.isfile(path):
             outcome.skip_reason = "missing image"
-            outcome.skip_detail = f"{path} not found; check the image path (relative to --root) or download the image"
+            outcome.skip_detail = f"{path} not found; check --root (and --images-dir) or download the image"
             return outcome
         outcome.image_bytes = Path(path).read_bytes()
         outcome.image_file = path

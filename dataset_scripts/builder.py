@@ -452,7 +452,11 @@ def _publish_staging(out: Path, staging: Path, configs: Sequence[str]) -> None:
         target = out / DATA_DIRNAME / config
         shutil.rmtree(target, ignore_errors=True)
         target.parent.mkdir(parents=True, exist_ok=True)
-        (staging / DATA_DIRNAME / config).rename(target)
+        built = staging / DATA_DIRNAME / config
+        if built.is_dir():
+            built.rename(target)
+        else:  # every study was skipped: no shard was written
+            target.mkdir()
     (staging / "skipped.jsonl").replace(out / "skipped.jsonl")
     shutil.rmtree(staging, ignore_errors=True)
 

@@ -235,3 +235,20 @@ def test_cli_folder_build_skips_defective_rows_with_messages_naming_input_and_fi
         assert any(all(n in m for n in needles) for m in messages if key in m), (key, messages)
     dataset = load_lrrg(out)
     assert sum(len(dataset[s]) for s in ("train", "validation", "test")) == 3
+
+
+def test_build_where_every_study_is_skipped_finishes_and_the_cli_says_why(tmp_path, capsys):
+    from lrrg.cli import main
+
+    folder = tmp_path / "films"
+    folder.mkdir()
+    (folder / "metadata.csv").write_text("image,findings,impression\ngone.png,Clear lungs.,Normal.\n")
+    dataset = build_lrrg("folder", tmp_path / "py", root=folder, quality_agent=CountingAgent(), progress=False,
+                         print_summary=False)
+    assert list(dataset) == ["train", "validation", "test", "test_hq", "test_lq", "test_synthetic"]
+    assert all(len(part) == 0 for part in dataset.values())
+    assert json.loads((tmp_path / "py" / "build_summary.json").read_text())["skipped"] == {"missing image": 1}
+    code = main(["build", "--source", "folder", "--root", str(folder), "--out", str(tmp_path / "cli"), "--no-progress"])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "no study entered the benchmark" in out and "missing image" in out and "skipped.jsonl" in out

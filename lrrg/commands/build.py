@@ -83,6 +83,15 @@ def run(args: argparse.Namespace) -> int:
         )
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"lrrg build: {error}") from None
+    if not any(len(dataset[split]) for split in ("train", "validation", "test")):
+        import json
+        from pathlib import Path
+
+        skipped = json.loads((Path(args.out) / "build_summary.json").read_text()).get("skipped", {})
+        reasons = ", ".join(f"{count} {reason}" for reason, count in skipped.items()) or "no studies in the source"
+        print(f"lrrg build: no study entered the benchmark ({reasons}); see the messages above and "
+              f"{Path(args.out) / 'skipped.jsonl'}, fix the inputs and rerun")
+        return 1
     sizes = ", ".join(f"{split} {len(part)}" for split, part in dataset.items())
     print(f"LRRG benchmark written to {args.out} ({sizes})")
     return 0
