@@ -176,3 +176,48 @@ def test_resume_from_checkpoint_reproduces_the_next_losses(tmp_path):
     resumed.train(resume_from_checkpoint=str(tmp_path / "part" / "out" / "checkpoint-2"))
     resumed_losses = [e["loss"] for e in resumed.state.log_history if "loss" in e and e["step"] > 2]
     assert resumed_losses == pytest.approx(full_losses[2:], rel=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["erm", "erm_aug", "dual_loop"])
+def test_gradient_checkpointing_changes_no_number(tmp_path, mode):
+    def run(**flags):
+        trainer = make_trainer(tmp_path, robust_mode=mode, max_steps=2, **flags)
+        trainer.train()
+        logs = [entry for entry in trainer.state.log_history if "loss" in entry]
+        return trainer, [value for entry in logs for value in (entry["loss"], entry["grad_norm"])]
+
+    _, plain = run()
+    trainer, checkpointed = run(gradient_checkpointing=True)
+    assert trainer.model.is_gradient_checkpointing
+    assert checkpointed == pytest.approx(plain, rel=1e-5)
+
+
+def test_exact_mode_refuses_gradient_checkpointing(tmp_path):
+    # functional_call substitutes the adapted parameters only during the forward: a checkpointed block would
+    # recompute at the original ones in backward and give a silently wrong meta-gradient
+    with pytest.raises(ValueError, match="gradient checkpointing"):
+        DualLoopConfig(output_dir="x", robust_mode="dual_loop_exact", gradient_checkpointing=True, use_cpu=True)
+    model = tiny_model()
+    model.gradient_checkpointing_enable()
+    with pytest.raises(ValueError, match="gradient checkpointing"):
+        make_trainer(tmp_path, model=model, robust_mode="dual_loop_exact").train()
+
+
+def test_fp16_loss_scale_is_divided_out_of_the_virtual_step(tmp_path):
+    """A GradScaler multiplies every gradient by S: the virtual step must still be θ − γ g, not θ − γ S g."""
+    batch = make_examples(2)
+    _, reference = step_gradient(make_trainer(tmp_path, robust_mode="dual_loop"), batch)
+    scaled = make_trainer(tmp_path, robust_mode="dual_loop")
+    scale = 2.0**10
+    scaled.accelerator.scaler = torch.amp.GradScaler("cpu", init_scale=scale)  # what fp16 on a GPU installs
+    _, grad = step_gradient(scaled, batch)
+    assert torch.allclose(grad / scale, reference, rtol=1e-4, atol=1e-6)
+
+
+def test_bf16_autocast_run_logs_finite_signals(tmp_path):
+    trainer = make_trainer(tmp_path, robust_mode="dual_loop", bf16=True, max_steps=2)
+    trainer.train()
+    logged = [entry for entry in trainer.state.log_history if "loss" in entry]
+    assert len(logged) == 2
+    for key in ("loss", "loss_hq", "loss_lq", "outer_loss", "grad_cosine", "grad_norm"):
+        assert all(torch.isfinite(torch.tensor(entry[key])) for entry in logged), key

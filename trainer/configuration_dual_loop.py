@@ -11,6 +11,12 @@ from .dual_loop_math import CONSISTENCY_FORMS, CYCLES
 __all__ = ["ROBUST_MODES", "DualLoopConfig"]
 
 ROBUST_MODES = ("erm", "erm_aug", "dual_loop", "dual_loop_exact")
+_EXACT_CHECKPOINTING = (
+    "robust_mode='dual_loop_exact' does not support gradient checkpointing: it evaluates the model at the "
+    "adapted parameters through torch.func.functional_call, and a checkpointed block would recompute its "
+    "forward at the original parameters during backward (a wrong meta-gradient). The exact mode is a "
+    "reference for small models: turn gradient_checkpointing off, or use robust_mode='dual_loop'."
+)
 
 
 @dataclass
@@ -96,6 +102,8 @@ class DualLoopConfig(TrainingArguments):
                 "consistency_form='cosine' needs second-order terms the cheap 'dual_loop' mode does not "
                 "compute; use consistency_form='dot' or robust_mode='dual_loop_exact'."
             )
+        if self.robust_mode == "dual_loop_exact" and self.gradient_checkpointing:
+            raise ValueError(_EXACT_CHECKPOINTING)
         if self.meta_params is not None:
             import re
 

@@ -22,7 +22,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from transformers import Trainer
 from transformers.utils import logging
 
-from .configuration_dual_loop import DualLoopConfig
+from .configuration_dual_loop import _EXACT_CHECKPOINTING, DualLoopConfig
 from .dual_loop_math import SequentialPlan, meta_objective, sequential_plan
 
 __all__ = ["DualLoopTrainer", "split_views", "summed_token_loss"]
@@ -244,6 +244,8 @@ class DualLoopTrainer(Trainer):
         if not self.accelerator.sync_gradients:
             return torch.zeros((), device=self.args.device)
         pending, window["pending"] = window["pending"], []
+        if any(getattr(module, "gradient_checkpointing", False) is True for module in model.modules()):
+            raise ValueError(_EXACT_CHECKPOINTING)
         names, params = zip(*self._meta_parameters(model))
 
         def loss_fn(regime: str):
