@@ -24,6 +24,9 @@ from .quality_measures import CRITERION_DESCRIPTIONS, MEASURES, WORKING_SIZE, me
 
 logger = logging.getLogger(__name__)
 
+# Version of AQAA's measurements and scoring: part of the build cache's fingerprint and of the dataset card.
+# Bump it whenever a measurement changes, so that cached results of the old one are not reused.
+AQAA_VERSION = "1.1"
 CRITERIA: tuple[str, ...] = tuple(MEASURES)
 DEFAULT_CALIBRATION_PATH = Path(__file__).with_name("aqaa_calibration.json")
 DEFAULT_K = 3.5
@@ -353,6 +356,7 @@ def _assess_in_worker(item: Any) -> QualityReport:
 
 
 __all__ = [
+    "AQAA_VERSION",
     "CRITERIA",
     "CRITERION_DESCRIPTIONS",
     "DEFAULT_CALIBRATION_PATH",

@@ -252,3 +252,18 @@ def test_build_where_every_study_is_skipped_finishes_and_the_cli_says_why(tmp_pa
     assert code == 1
     out = capsys.readouterr().out
     assert "no study entered the benchmark" in out and "missing image" in out and "skipped.jsonl" in out
+
+
+def test_aqaa_version_is_in_the_cache_fingerprint_and_the_card(monkeypatch):
+    from lrrg.dataset_scripts import aqaa
+    from lrrg.dataset_scripts.build_cache import agent_fingerprint
+    from lrrg.dataset_scripts.build_summary import BuildSummary
+    from lrrg.dataset_scripts.hub import render_dataset_card
+    from lrrg.dataset_scripts.sources import PhantomSource
+
+    agent = aqaa.QualityAgent()
+    before = agent_fingerprint(agent)
+    card = render_dataset_card(BuildSummary(source="phantom"), PhantomSource(num_studies=1), agent, ["full"])
+    assert f"AQAA {aqaa.AQAA_VERSION} (fingerprint" in card
+    monkeypatch.setattr(aqaa, "AQAA_VERSION", aqaa.AQAA_VERSION + ".post1")  # changed measurements
+    assert agent_fingerprint(agent) != before  # cached results of the old measurements are not reused
