@@ -267,3 +267,25 @@ def test_aqaa_version_is_in_the_cache_fingerprint_and_the_card(monkeypatch):
     assert f"AQAA {aqaa.AQAA_VERSION} (fingerprint" in card
     monkeypatch.setattr(aqaa, "AQAA_VERSION", aqaa.AQAA_VERSION + ".post1")  # changed measurements
     assert agent_fingerprint(agent) != before  # cached results of the old measurements are not reused
+
+
+def test_cli_mimic_build_reads_the_negbio_label_table_when_asked(tmp_path, monkeypatch):
+    import gzip
+
+    import pandas as pd
+
+    from lrrg.cli import main
+    from lrrg.dataset_scripts import builder
+
+    tree = write_fake_mimic_tree(tmp_path / "mimic", num_subjects=5, seed=5, size=48, defects=False)
+    chexpert = pd.read_csv(tree.root / "mimic-cxr-2.0.0-chexpert.csv.gz", dtype={"study_id": str})
+    negbio = chexpert.assign(Edema=-1.0)  # a table that differs from the CheXpert one
+    with gzip.open(tree.root / "mimic-cxr-2.0.0-negbio.csv.gz", "wt") as handle:
+        negbio.to_csv(handle, index=False)
+    monkeypatch.setattr(builder, "_default_agent", CountingAgent)
+    for table, expected in (("chexpert", None), ("negbio", {-1})):
+        out = tmp_path / table
+        assert main(["build", "--source", "mimic-cxr", "--root", str(tree.root), "--out", str(out), "--labels", table,
+                     "--synthetic-kinds", "jpeg", "--no-progress"]) == 0
+        edema = {v for s in ("train", "validation", "test") for v in load_lrrg(out)[s]["Edema"]}
+        assert edema == expected if expected else edema != {-1}

@@ -28,6 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--images-dir", help="IU X-ray: folder of the PNG images (default ROOT/images)")
     parser.add_argument("--reports-root", help="MIMIC-CXR: folder of files/pXX/.../sXXXXXXXX.txt (default ROOT)")
     parser.add_argument("--views", default="PA,AP", help="MIMIC-CXR: accepted views, best first (default PA,AP)")
+    parser.add_argument("--labels", choices=("chexpert", "negbio"), default="chexpert",
+                        help="MIMIC-CXR: label table, mimic-cxr-2.0.0-chexpert or -negbio (default chexpert)")
     parser.add_argument("--lq-fraction", type=float, default=None, help="phantoms: fraction degraded at acquisition")
     parser.add_argument("--synthetic-kinds", default=None, help="comma-separated degradation kinds (default all)")
     parser.add_argument("--synthetic-severity", default="3", help="severity or comma-separated severities (default 3)")
@@ -45,6 +47,7 @@ def _source_options(args: argparse.Namespace) -> dict:
         options["images_dir"] = args.images_dir
     if args.source == "mimic-cxr":
         options["view_priority"] = tuple(v.strip() for v in args.views.split(",") if v.strip())
+        options["label_source"] = args.labels
         if args.reports_root:
             options["reports_root"] = args.reports_root
     if args.source == "phantom" and args.lq_fraction is not None:
