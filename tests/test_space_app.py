@@ -109,7 +109,7 @@ def test_create_demo_builds_with_a_tiny_model(generator, agent):
     assert isinstance(demo, gr.Blocks)
     endpoints = {fn.api_name for fn in demo.fns.values() if fn.api_name}
     assert {"analyze", "stress"} <= endpoints
-    assert demo._queue.max_size == 7
+    assert demo._queue.max_size == 7 and demo._queue.default_concurrency_limit == 1
     config = json.dumps(demo.get_config_file())
     assert "Research use only" in config and "tiny-random" in config
 
