@@ -83,6 +83,26 @@ def test_config_validates_its_fields():
     assert DualLoopConfig(output_dir="x", use_cpu=True).remove_unused_columns is False
 
 
+def test_every_dual_loop_field_has_help_and_a_command_line_flag():
+    from dataclasses import fields
+
+    from transformers import HfArgumentParser, TrainingArguments
+
+    own = {f.name for f in fields(DualLoopConfig)} - {f.name for f in fields(TrainingArguments)}
+    assert {"robust_mode", "inner_lr", "outer_weight", "consistency_weight", "consistency_form", "cycle",
+            "meta_params"} <= own  # fmt: skip
+    assert all(f.metadata.get("help") for f in fields(DualLoopConfig) if f.name in own)
+    parser = HfArgumentParser(DualLoopConfig)
+    (args,) = parser.parse_args_into_dataclasses(
+        ["--output_dir", "x", "--use_cpu", "--robust_mode", "erm_aug", "--inner_lr", "0.5", "--cycle", "hq_to_lq"]
+    )
+    assert (args.robust_mode, args.inner_lr, args.cycle) == ("erm_aug", 0.5, "hq_to_lq")
+    with pytest.raises(SystemExit):
+        parser.parse_args_into_dataclasses(["--output_dir", "x", "--robust_mode", "maml"])
+    with pytest.raises(ValueError, match="outer_weight"):
+        DualLoopConfig(output_dir="x", outer_weight=float("nan"), use_cpu=True)
+
+
 def test_unpaired_batch_is_rejected_with_a_clear_error(tmp_path):
     trainer = make_trainer(tmp_path)
     batch = [{k: v for k, v in e.items() if not k.startswith("lq_")} for e in make_examples(2)]

@@ -99,14 +99,22 @@ def test_run_training_saves_a_loadable_model_and_evaluates_by_quality(phantom_da
 
     args = DualLoopConfig(
         output_dir=str(tmp_path / "model"), max_steps=2, per_device_train_batch_size=2, learning_rate=1e-3,
-        report_to="none", use_cpu=True, logging_steps=1, save_strategy="no", eval_strategy="no",
-        do_eval=True, generation_max_new_tokens=4, per_device_eval_batch_size=4, disable_tqdm=True,
+        report_to="none", use_cpu=True, logging_steps=1, save_strategy="steps", save_steps=1,
+        eval_strategy="steps", eval_steps=1, load_best_model_at_end=True, generation_max_new_tokens=4,
+        per_device_eval_batch_size=4, disable_tqdm=True,
     )  # fmt: skip
     result = run_training(ModelArguments("tiny"), DataArguments(max_eval_samples=2), args, dataset=phantom_dataset)
     assert len(result.step_logs) == 2
     assert all("grad_cosine" in entry and "outer_loss" in entry for entry in result.step_logs)
     assert "eval_hq_loss" in result.eval_metrics and "eval_lq_loss" in result.eval_metrics
     assert "eval_lq_chexbert_14_micro_f1" in result.eval_metrics and "eval_hq_bleu_4" in result.eval_metrics
+    # the best checkpoint is chosen by a low-quality metric
+    state = result.trainer.state
+    assert result.trainer.args.metric_for_best_model == "lq_chexbert_14_micro_f1"
+    assert result.trainer.args.greater_is_better is True
+    lq_scores = [e["eval_lq_chexbert_14_micro_f1"] for e in result.log_history if "eval_lq_chexbert_14_micro_f1" in e]
+    assert len(lq_scores) >= 2 and state.best_metric == max(lq_scores[:2])
+    assert state.best_model_checkpoint is not None
     model = LrrgForConditionalGeneration.from_pretrained(tmp_path / "model")
     processor = LrrgProcessor.from_pretrained(tmp_path / "model")
     image = phantom_dataset["validation"][0]["image"]
@@ -129,3 +137,23 @@ def test_lrrg_train_command(phantom_dataset, tmp_path, capsys):
     assert json.loads(out[out.rindex('{\n  "output_dir"') :]) == summary
     assert summary["robust_mode"] == "erm_aug" and summary["train"]["train_loss"] > 0
     assert (tmp_path / "out" / "config.json").exists()
+
+
+def test_missing_columns_give_clear_errors(phantom_dataset, tiny_processor):
+    from lrrg.trainer import run_training
+
+    train = phantom_dataset["train"]
+    args = DualLoopConfig(output_dir="unused", use_cpu=True, report_to="none", max_steps=1)
+    no_report = DatasetDict(train=train.remove_columns(["findings", "impression"]))
+    with pytest.raises(ValueError, match="'train' split lacks a report column"):
+        run_training(ModelArguments("tiny"), DataArguments(eval_split=None), args, dataset=no_report)
+    no_image = DatasetDict(train=train.rename_column("image", "picture"))
+    with pytest.raises(ValueError, match="lacks an 'image' column.*picture"):
+        run_training(ModelArguments("tiny"), DataArguments(eval_split=None), args, dataset=no_image)
+    _, processor = tiny_processor
+    rows = [{k: v for k, v in train[i].items() if k != "image"} for i in range(2)]
+    with pytest.raises(ValueError, match="first problem: study_id='s0': row has no 'image' column"):
+        PairedQualityCollator(processor)(rows)
+    rows = [{"image": train[0]["image"], "caption": "clear lungs"}]
+    with pytest.raises(ValueError, match="no report column.*caption"):
+        PairedQualityCollator(processor)(rows)

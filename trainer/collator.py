@@ -24,6 +24,7 @@ __all__ = ["CollatorEpochCallback", "DegradationSampler", "PairedQualityCollator
 logger = logging.get_logger(__name__)
 
 KEY_COLUMNS = ("pair_key", "image_id", "study_id")
+REPORT_COLUMNS = ("findings", "impression", "report", "text")
 EVAL_VIEW_COLUMN = "eval_view"
 
 
@@ -95,7 +96,9 @@ def example_report(example: dict[str, Any], format_report) -> str:
     for column in ("report", "text"):
         if column in example:
             return example[column] or ""
-    raise KeyError("no report column: expected 'findings'/'impression', 'report' or 'text'")
+    raise ValueError(
+        f"no report column: expected 'findings'/'impression', 'report' or 'text' (its columns: {sorted(example)})"
+    )
 
 
 def example_key(example: dict[str, Any], report: str) -> int:
@@ -154,9 +157,11 @@ class PairedQualityCollator:
         return value is not None and (value == self.low_quality_value or value == "low")
 
     def _views(self, example: dict[str, Any], eval_view: str | None) -> tuple[Any, Any, str]:
-        image = example.get("image")
+        if "image" not in example:
+            raise ValueError(f"row has no 'image' column (its columns: {sorted(example)})")
+        image = example["image"]
         if image is None:
-            raise ValueError("row has no 'image'")
+            raise ValueError("row has no image ('image' is None)")
         if isinstance(image, str):
             from PIL import Image
 
@@ -176,7 +181,7 @@ class PairedQualityCollator:
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         """Returns a batch dict of tensors (see the class docstring)."""
-        high, low, reports, eval_views = [], [], [], set()
+        high, low, reports, eval_views, problems = [], [], [], set(), []
         for index, example in enumerate(examples):
             eval_view = example.get(EVAL_VIEW_COLUMN)
             eval_views.add(eval_view)
@@ -187,12 +192,13 @@ class PairedQualityCollator:
                 if not self.skip_bad_examples:
                     raise ValueError(f"cannot collate example {where}: {error}") from error
                 logger.warning("skipping example %s: %s", where, error)
+                problems.append(f"{where}: {error}")
                 continue
             high.append(hq_image)
             low.append(lq_image)
             reports.append(report)
         if not reports:
-            raise ValueError(f"no usable example in a batch of {len(examples)} (see the warnings above)")
+            raise ValueError(f"no usable example in a batch of {len(examples)}; first problem: {problems[0]}")
         if len(eval_views) > 1:
             raise ValueError(f"a batch mixes evaluation views {sorted(map(str, eval_views))}")
         batch = dict(self.processor(images=high, text=reports, return_tensors="pt"))

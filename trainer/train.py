@@ -10,6 +10,7 @@ from transformers.utils import logging
 
 from .collator import (
     EVAL_VIEW_COLUMN,
+    REPORT_COLUMNS,
     CollatorEpochCallback,
     DegradationSampler,
     PairedQualityCollator,
@@ -133,10 +134,21 @@ def _is_low(dataset, collator: PairedQualityCollator):
     return [collator.is_low_quality({"quality_label": v}) for v in dataset["quality_label"]]
 
 
+def _check_columns(split, name: str) -> None:
+    """A training or evaluation split needs `image` and a report column; say which is missing."""
+    columns = list(split.column_names)
+    missing = [] if "image" in columns else ["an 'image' column"]
+    if not any(column in columns for column in REPORT_COLUMNS):
+        missing.append("a report column ('findings' / 'impression', 'report' or 'text')")
+    if missing:
+        raise ValueError(f"the {name!r} split lacks {' and '.join(missing)}; its columns are {columns}")
+
+
 def _prepare_splits(dataset, data_args: DataArguments, collator: PairedQualityCollator, evaluate: bool):
     if data_args.train_split not in dataset:
         raise ValueError(f"split {data_args.train_split!r} not in the dataset (splits: {list(dataset)})")
     train = dataset[data_args.train_split]
+    _check_columns(train, data_args.train_split)
     if data_args.max_train_samples:
         train = train.select(range(min(data_args.max_train_samples, len(train))))
     if data_args.natural_lq == "drop":
@@ -150,6 +162,7 @@ def _prepare_splits(dataset, data_args: DataArguments, collator: PairedQualityCo
     if data_args.eval_split not in dataset:
         raise ValueError(f"eval split {data_args.eval_split!r} not in the dataset (splits: {list(dataset)})")
     split = dataset[data_args.eval_split]
+    _check_columns(split, data_args.eval_split)
     if "pair_key" not in split.column_names:
         split = split.add_column("pair_key", list(range(len(split))))
     low = _is_low(split, collator)
@@ -200,7 +213,7 @@ def _build_model(model_args: ModelArguments, train, seed: int):
     if model_args.tokenizer is None and model_args.text is None:
         from lrrg.modeling_lrrg import format_report
 
-        text_columns = [c for c in ("findings", "impression", "report", "text") if c in train.column_names]
+        text_columns = [c for c in REPORT_COLUMNS if c in train.column_names]
         corpus = [example_report(row, format_report) for row in train.select_columns(text_columns)]
     model, processor = build_model_and_processor(
         model_args.model_config, vision=model_args.vision, text=model_args.text,
