@@ -9,6 +9,7 @@ from lrrg.metrics.robustness import (
     bootstrap_ci,
     drop_with_ci,
     paired_randomization_test,
+    per_sample_scores,
     robustness_report,
     to_markdown,
 )
@@ -84,3 +85,29 @@ def test_report_tables_markdown_and_plots(tmp_path):
     assert to_markdown(out["drops"], ["system", "abs_drop"]).count("\n") == 4
     with pytest.raises(ValueError, match="lack column"):
         robustness_report(records, ["meteor"])
+
+
+def test_report_from_predictions_and_references():
+    from lrrg.metrics.chexbert import compute_clinical_efficacy
+    from lrrg.metrics.nlg import compute_nlg
+
+    refs = ["the heart is normal in size .", "mild cardiomegaly .", "small left pleural effusion .",
+            "left lower lobe atelectasis ."]  # fmt: skip
+    weak = ["the heart is normal .", "", "no pleural effusion .", "left lower lobe atelectasis ."]
+    records = [{"system": system, "stratum": stratum, "prediction": p, "reference": r}
+               for system, preds in (("copy", refs), ("weak", weak)) for stratum in ("hq", "lq")
+               for p, r in zip(preds, refs)]  # fmt: skip
+    out = robustness_report(records, ["rouge_l", "cider", "example_f1"], num_resamples=100)
+    copy = out["by_stratum"][out["by_stratum"]["system"] == "copy"]
+    assert len(copy) == 6 and (copy[copy["metric"] != "cider"]["mean"] == 1.0).all()
+    values = per_sample_scores(weak, refs, ["rouge_l", "cider", "example_f1"])
+    nlg = compute_nlg(weak, refs, meteor=False, return_per_example=True)["per_example"]
+    clinical = compute_clinical_efficacy(weak, refs, return_per_example=True)["per_example"]
+    assert values["rouge_l"] == nlg["rouge_l"] and values["cider"] == nlg["cider"]
+    assert values["example_f1"] == list(clinical["example_f1"]) and values["rouge_l"][1] == 0.0
+    weak_hq = out["by_stratum"].query("system == 'weak' and stratum == 'hq' and metric == 'rouge_l'")["mean"]
+    assert float(weak_hq.iloc[0]) == pytest.approx(np.mean(nlg["rouge_l"]))
+    with pytest.raises(ValueError, match="no per-sample values"):
+        per_sample_scores(refs, refs, ["bertscore"])
+    with pytest.raises(ValueError, match="1 predictions but 4 references"):
+        per_sample_scores(refs[:1], refs, ["rouge_l"])

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .per_sample import add_per_sample_scores
 from .stats import bootstrap_ci, drop_with_ci
 
 logger = logging.getLogger(__name__)
@@ -189,7 +190,8 @@ def robustness_report(records, metrics: Sequence[str], num_resamples: int = 1000
 
     Args:
         records: per-sample rows with `system` (optional), `stratum` ("hq" / "lq" / "synthetic"), optional `kind`
-            and `severity` (synthetic degradations), and one column per metric.
+            and `severity` (synthetic degradations), and one column per metric; or, instead of the metric
+            columns, `prediction` and `reference` text, scored per group by `add_per_sample_scores`.
         metrics: metric columns to summarise.
         out_dir: where to write `robustness.md` and `<metric>_hq_vs_lq.png` / `<metric>_vs_severity.png`.
 
@@ -198,6 +200,9 @@ def robustness_report(records, metrics: Sequence[str], num_resamples: int = 1000
         `markdown` (str) and `plots` (paths).
     """
     df = _frame(records)
+    missing = [m for m in metrics if m not in df.columns]
+    if missing and {"prediction", "reference"} <= set(df.columns):
+        df = add_per_sample_scores(df, missing)
     out: dict[str, Any] = {
         "by_stratum": summary_table(df, metrics, ("system", "stratum"), num_resamples, seed)
     }
