@@ -237,3 +237,19 @@ def test_chexbert_without_weights_says_where_to_get_them(tmp_path, monkeypatch):
     torch.save({"weight": torch.zeros(2)}, bad)
     with pytest.raises(ValueError, match="not a CheXbert checkpoint"):
         label_reports(["x"], backend="chexbert", checkpoint=str(bad))
+
+
+class _NotAWeight:
+    """A pickled object that is not a tensor: `torch.load(weights_only=True)` must refuse to build it."""
+
+
+def test_chexbert_checkpoint_is_read_weights_only(tmp_path):
+    import pickle
+
+    import torch
+
+    state, _ = _tiny_state_dict({})
+    path = tmp_path / "chexbert.pth"
+    torch.save({"model_state_dict": {f"module.{k}": v for k, v in state.items()}, "extra": _NotAWeight()}, path)
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        load_chexbert(checkpoint=str(path), tokenizer=_tiny_tokenizer(tmp_path))

@@ -85,6 +85,28 @@ def test_ptb_convention_differs_from_r2gen_and_matches_pycoco_tokenizer():
     assert ptb["convention"]["tokenizer"] == "ptb" and raw["bleu_1"] != pytest.approx(ptb["bleu_1"])
 
 
+@pytest.mark.shared_data
+@pytest.mark.skipif(meteor_unavailable_reason() is not None, reason="needs Java")
+def test_ptb_convention_equals_pycocoevalcap_on_raw_iu_reports(shared_data):
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    with open(shared_data / "iu_xray" / "indiana_reports.csv", newline="") as f:
+        refs = [r["findings"] for r in csv.DictReader(f) if r["findings"].strip()][:200]
+    hyps = refs[:]
+    random.Random(1).shuffle(hyps)
+    hyps[5] = ""
+    ours = compute_nlg(hyps, refs, tokenizer="ptb", meteor=False)
+    captions = {i: [{"caption": t}] for i, t in enumerate(hyps + refs)}
+    with contextlib.redirect_stdout(io.StringIO()):
+        tok = PTBTokenizer().tokenize(captions)
+    theirs = _pycoco_scores([tok[i][0] for i in range(200)], [tok[200 + i][0] for i in range(200)])
+    for key in KEYS:
+        assert ours[key] == pytest.approx(theirs[key], abs=1e-4), key
+    assert ours["convention"]["name"] == "coco-ptb"
+    raw = compute_nlg(hyps, refs, meteor=False)
+    assert raw["bleu_4"] != pytest.approx(ours["bleu_4"], abs=1e-3)
+
+
 def test_meteor_unavailable_without_java(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     out = compute_nlg(["the lungs are clear ."], ["the lungs are clear ."])
