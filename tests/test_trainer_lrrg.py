@@ -77,6 +77,8 @@ def test_collator_pairs_views_natural_lq_and_degraded(phantom_dataset, tiny_proc
     assert not torch.equal(batch["lq_pixel_values"][0], batch["pixel_values"][0])  # degraded on the fly
     again = collator(rows)
     assert torch.equal(again["lq_pixel_values"], batch["lq_pixel_values"])  # deterministic
+    moved = collator([rows[1], rows[0]])  # seeded per example, not per batch position
+    assert torch.equal(moved["lq_pixel_values"][0], batch["lq_pixel_values"][1])
     collator.set_epoch(1)
     assert not torch.equal(collator(rows)["lq_pixel_values"], batch["lq_pixel_values"])
 
