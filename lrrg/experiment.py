@@ -101,6 +101,13 @@ def _synthetic_subset(split: Any, hq_limit: int | None) -> Any:
     return split.select([i for i, study in enumerate(split["study_id"]) if study in wanted])
 
 
+def _has_accelerator() -> bool:
+    """Pinned host memory only helps a copy to an accelerator (torch warns when there is none)."""
+    import torch
+
+    return torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
+
+
 def training_config(args: BenchmarkArguments, arm: str, seed: int, output_dir: Path, **overrides: Any):
     """The `DualLoopConfig` of one arm: same budget, data order and seed for every arm."""
     from lrrg.trainer import DualLoopConfig
@@ -112,7 +119,7 @@ def training_config(args: BenchmarkArguments, arm: str, seed: int, output_dir: P
         logging_steps=max(1, min(10, args.max_steps // 20)), save_strategy="no", eval_strategy="no",
         report_to=[], seed=seed, data_seed=seed, inner_lr=args.inner_lr, outer_weight=args.outer_weight,
         consistency_weight=args.consistency_weight, bf16=args.bf16, dataloader_num_workers=0,
-        disable_tqdm=False, use_cpu=False,
+        disable_tqdm=False, use_cpu=False, dataloader_pin_memory=_has_accelerator(),
     )  # fmt: skip
     values.update(overrides)
     return DualLoopConfig(**values)
@@ -127,7 +134,8 @@ def train_arm(args: BenchmarkArguments, dataset: Any, arm: str, seed: int, model
         logger.info("reusing the trained %s model (seed %d) in %s", arm, seed, model_dir)
         return json.loads(marker.read_text())
     model_args = ModelArguments(model_config=args.model_config, vision=args.vision, text=args.text, lora_r=args.lora_r)
-    data_args = DataArguments(eval_split=None, degradation_seed=seed)
+    # `dataset` names the built benchmark folder for the model card; the rows come from `dataset=` below.
+    data_args = DataArguments(dataset=str(Path(args.out) / "data"), eval_split=None, degradation_seed=seed)
     config = training_config(args, arm, seed, model_dir, **overrides)
     started = time.perf_counter()
     result = run_training(model_args, data_args, config, dataset=dataset, compute_metrics=None)

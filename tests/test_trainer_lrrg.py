@@ -119,6 +119,9 @@ def test_run_training_saves_a_loadable_model_and_evaluates_by_quality(phantom_da
     assert state.best_model_checkpoint is not None
     model = LrrgForConditionalGeneration.from_pretrained(tmp_path / "model")
     processor = LrrgProcessor.from_pretrained(tmp_path / "model")
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "robust_mode `dual_loop`, 2 steps" in card and "Not recorded" not in card
+    assert f"eval_lq_chexbert_14_micro_f1: {round(result.eval_metrics['eval_lq_chexbert_14_micro_f1'], 4)}" in card
     image = phantom_dataset["validation"][0]["image"]
     generated = model.generate(**processor(images=[image]), max_new_tokens=3)
     assert len(processor.batch_decode(generated)) == 1

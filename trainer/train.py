@@ -273,18 +273,34 @@ def run_training(
     )  # fmt: skip
     output = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     eval_metrics = trainer.evaluate() if eval_sets else {}
-    _save_final(trainer, processor, training_args.output_dir)
+    model_card_info = _card_info(data_args, training_args, len(train), trainer.state.global_step, eval_metrics)
+    _save_final(trainer, processor, training_args.output_dir, model_card_info)
     return TrainingResult(
         trainer=trainer, train_metrics=dict(output.metrics), eval_metrics=dict(eval_metrics),
         log_history=list(trainer.state.log_history), output_dir=training_args.output_dir,
     )  # fmt: skip
 
 
-def _save_final(trainer: DualLoopTrainer, processor: Any, output_dir: str) -> None:
+def _card_info(data_args: Any, training_args: DualLoopConfig, num_train: int, steps: int, eval_metrics: dict) -> dict:
+    """What the saved model card says about its training data and evaluation."""
+    source = data_args.dataset or "a dataset passed in Python"
+    info: dict[str, Any] = {
+        "training_data": f"{source}, split `{data_args.train_split}` ({num_train:,} examples), "
+        f"robust_mode `{training_args.robust_mode}`, {steps} steps, seed {training_args.seed}.",
+        "metrics": {k: round(float(v), 4) for k, v in eval_metrics.items() if isinstance(v, (int, float))},
+    }
+    if data_args.dataset and not os.path.exists(data_args.dataset) and data_args.dataset.count("/") == 1:
+        info["datasets"] = [data_args.dataset]  # a Hub dataset id: the card's front matter links it
+    return info
+
+
+def _save_final(trainer: DualLoopTrainer, processor: Any, output_dir: str, card_info: dict | None = None) -> None:
     """Saves model + processor; LoRA adapters are merged so that `from_pretrained` loads the folder."""
     model = trainer.accelerator.unwrap_model(trainer.model)
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
+    if card_info and hasattr(model, "card_info"):
+        model.card_info.update(card_info)
     if trainer.args.should_save:
         model.save_pretrained(output_dir)
         processor.save_pretrained(output_dir)
