@@ -72,8 +72,9 @@ def test_arguments_validate_and_fill_quick_defaults(tmp_path):
 def _tiny_run(out: Path, **overrides):
     from lrrg.experiment import run_benchmark
 
-    values = dict(out=str(out), num_studies=48, max_steps=3, batch_size=4, max_test_samples=4, num_proc=1,
-                  synthetic_severities=[3], num_resamples=200, max_new_tokens=12)
+    # 64 studies, 60% degraded at acquisition: every test stratum has rows (6 test studies, 3 of them LQ).
+    values = dict(out=str(out), num_studies=64, max_steps=3, batch_size=4, max_test_samples=4, num_proc=1,
+                  synthetic_severities=[3], num_resamples=200, max_new_tokens=12, source_options={"lq_fraction": 0.6})
     values.update(overrides)
     return run_benchmark(BenchmarkArguments(**values))
 
@@ -88,6 +89,7 @@ def test_tiny_benchmark_writes_everything_and_is_deterministic(tmp_path):
     assert "dual_loop vs erm_aug" in report and "Verdict" in report and "not available" in report
     results = json.loads((out / "results.json").read_text())
     assert set(results["scores"]) == {"erm", "erm_aug", "dual_loop"}
+    assert set(results["scores"]["erm"]) >= {"test_hq", "test_lq", "test_synthetic"}, "every stratum is scored"
     assert results["training_logs"]["dual_loop-seed0"], "per-step logs are kept"
     assert any("grad_cosine" in e for e in results["training_logs"]["dual_loop-seed0"])
     from lrrg.experiment import load_trained
