@@ -1,6 +1,7 @@
 """Runs every `benchmarks/*.py` script and prints one JSON object with all their figures.
 
 Usage: python benchmarks/run_all.py [--quick] [--only NAME ...] [--out benchmarks/results/all.json]
+(also writes the same figures as a markdown table beside it, `all.md`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,30 @@ def run_script(script: Path, quick: bool, timeout_s: int) -> dict:
     return {"error": "printed no JSON object", "stdout_tail": done.stdout[-2000:], "wall_s": elapsed}
 
 
+def _scalars(value: object, prefix: str = "", depth: int = 0) -> list[tuple[str, object]]:
+    """The figures of one script's JSON: numbers, booleans and short strings, two levels deep."""
+    if isinstance(value, dict):
+        if depth >= 2:
+            return []
+        rows = []
+        for key, item in value.items():
+            rows += _scalars(item, f"{prefix}.{key}" if prefix else str(key), depth + 1)
+        return rows
+    if isinstance(value, bool) or isinstance(value, (int, float)) or (isinstance(value, str) and len(value) <= 60):
+        return [(prefix, value)]
+    return []
+
+
+def markdown_table(results: dict) -> str:
+    """A markdown table of every script's headline figures (the README's performance table)."""
+    lines = ["| benchmark | figure | value |", "|---|---|---|"]
+    for script, result in results.items():
+        for name, value in _scalars(result):
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            lines.append(f"| {script} | {name} | {shown} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="pass --quick to every script")
@@ -55,6 +80,7 @@ def main() -> None:
         results[script.stem] = run_script(script, args.quick, args.timeout)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
+    args.out.with_suffix(".md").write_text(markdown_table(results))
     print(json.dumps(results, indent=2))
 
 

@@ -36,9 +36,9 @@ class BenchmarkArguments:
     num_studies: int | None = None
     image_size: int = 128
     max_steps: int | None = None
-    batch_size: int = 16
+    batch_size: int = 8
     learning_rate: float = 1e-3
-    inner_lr: float = 0.5
+    inner_lr: float = 0.05
     outer_weight: float = 1.0
     consistency_weight: float = 0.0
     tune: bool = False
@@ -46,7 +46,7 @@ class BenchmarkArguments:
     bf16: bool = False
     num_proc: int = 2
     max_test_samples: int | None = None
-    max_synthetic_studies: int | None = 30
+    max_synthetic_studies: int | None = 10
     synthetic_severities: list[int] = field(default_factory=lambda: [1, 3, 5])
     max_new_tokens: int = 96
     num_resamples: int = 1000
@@ -66,7 +66,7 @@ class BenchmarkArguments:
         if self.num_studies is None:
             self.num_studies = 240 if self.quick else 1000
         if self.max_steps is None:
-            self.max_steps = 40 if self.quick else 500
+            self.max_steps = 40 if self.quick else 1200
         if self.quick:
             self.max_test_samples = self.max_test_samples or 24
             self.max_synthetic_studies = min(self.max_synthetic_studies or 8, 8)

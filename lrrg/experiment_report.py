@@ -89,6 +89,10 @@ def verdict(results: dict) -> str:
         certainty = "and the CI excludes 0" if diff["excludes_zero"] else "but the CI includes 0"
         parts.append(f"on {_STRATUM_NAMES[lq]} dual_loop's drop is {direction} than erm_aug's by "
                      f"{abs(diff['difference']):.3f} {certainty}")
+    hq = results["comparison"]["hq_macro_f1_difference"]
+    if hq < -0.01:
+        # A smaller drop from a model that lost its HQ accuracy is no robustness: say so first.
+        parts.insert(0, f"dual_loop's HQ macro F1 is {abs(hq):.3f} below erm_aug's (allowed: 0.01)")
     return f"The goal is not met ({seeds} seed(s)): " + "; ".join(parts) + "."
 
 

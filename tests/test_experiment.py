@@ -134,3 +134,19 @@ def test_folder_source_with_real_radiographs_runs_end_to_end(tmp_path, shared_da
                         max_test_samples=3)
     assert results["test_sizes"]["test_hq"] > 0
     assert np.isfinite(results["scores"]["erm"]["test_hq"]["macro_f1"]["estimate"])
+
+
+def test_verdict_names_an_hq_loss_before_a_smaller_drop():
+    from lrrg.experiment_report import verdict
+
+    drop = {"difference": -0.03, "excludes_zero": False}
+    results = {
+        "configuration": {"seeds": [0]}, "strata": ["test_hq", "test_lq"],
+        "comparison": {"goal": {"test_lq": {"met": False}}, "test_lq": {"drop_difference": drop},
+                       "hq_macro_f1_difference": -0.08},
+    }  # fmt: skip
+    text = verdict(results)
+    assert text.startswith("The goal is not met (1 seed(s)): dual_loop's HQ macro F1 is 0.080 below erm_aug's")
+    assert "drop is smaller than erm_aug's by 0.030 but the CI includes 0" in text
+    results["comparison"]["hq_macro_f1_difference"] = 0.0
+    assert "HQ macro F1" not in verdict(results)

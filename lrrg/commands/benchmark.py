@@ -22,10 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--quick", action="store_true", help="a small end-to-end run (about 2 minutes)")
     parser.add_argument("--num-studies", type=int, help="phantom studies to build (default 1000, quick 240)")
     parser.add_argument("--image-size", type=int, default=128, help="phantom image side in pixels")
-    parser.add_argument("--max-steps", type=int, help="optimizer steps per arm (default 500, quick 40)")
-    parser.add_argument("--batch-size", type=int, default=16, help="paired examples per step")
+    parser.add_argument("--max-steps", type=int, help="optimizer steps per arm (default 1200, quick 40)")
+    parser.add_argument("--batch-size", type=int, default=8, help="paired examples per step")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--inner-lr", type=float, default=0.5, help="dual_loop's α (see docs/training.md)")
+    parser.add_argument("--inner-lr", type=float, default=0.05, help="dual_loop's α (see docs/training.md)")
     parser.add_argument("--outer-weight", type=float, default=1.0, help="dual_loop's β")
     parser.add_argument("--consistency-weight", type=float, default=0.0, help="dual_loop's λ")
     parser.add_argument("--tune", action="store_true", help="pick dual_loop's α on the validation split first")
@@ -33,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU)")
     parser.add_argument("--num-proc", type=int, default=2, help="worker processes for the dataset build")
     parser.add_argument("--max-test-samples", type=int, help="cap on HQ / LQ test studies scored")
-    parser.add_argument("--max-synthetic-studies", type=int, default=30,
+    parser.add_argument("--max-synthetic-studies", type=int, default=10,
                         help="HQ test studies whose degraded copies are scored (0: all)")
     parser.add_argument("--synthetic-severities", type=int, nargs="+", default=[1, 3, 5])
     parser.add_argument("--images-dir", help="image folder of the IU X-ray source")
