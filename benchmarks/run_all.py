@@ -49,7 +49,7 @@ def _scalars(value: object, prefix: str = "", depth: int = 0) -> list[tuple[str,
         for key, item in value.items():
             rows += _scalars(item, f"{prefix}.{key}" if prefix else str(key), depth + 1)
         return rows
-    if isinstance(value, bool) or isinstance(value, (int, float)) or (isinstance(value, str) and len(value) <= 60):
+    if isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) <= 60):
         return [(prefix, value)]
     return []
 
@@ -75,12 +75,13 @@ def main() -> None:
     if args.only:
         scripts = [p for p in scripts if p.stem in set(args.only)]
     results = {}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     for script in scripts:
         print(f"running {script.name} ...", file=sys.stderr, flush=True)
         results[script.stem] = run_script(script, args.quick, args.timeout)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    args.out.with_suffix(".md").write_text(markdown_table(results))
+        # Written after every script, so an interrupted run keeps the figures it has.
+        args.out.write_text(json.dumps(results, indent=2))
+        args.out.with_suffix(".md").write_text(markdown_table(results))
     print(json.dumps(results, indent=2))
 
 

@@ -150,3 +150,21 @@ def test_verdict_names_an_hq_loss_before_a_smaller_drop():
     assert "drop is smaller than erm_aug's by 0.030 but the CI includes 0" in text
     results["comparison"]["hq_macro_f1_difference"] = 0.0
     assert "HQ macro F1" not in verdict(results)
+
+
+@pytest.mark.slow
+def test_quick_command_runs_end_to_end(tmp_path, capsys):
+    """`lrrg benchmark --quick`, as a user types it: every output, a loadable model, the summary printed."""
+    from lrrg.cli import main
+
+    out = tmp_path / "quick"
+    assert main(["benchmark", "--quick", "--out", str(out), "--num-proc", "1"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["configuration"]["quick"] is True and results["configuration"]["max_steps"] == 40
+    assert set(results["scores"]) == {"erm", "erm_aug", "dual_loop"}
+    assert all(np.isfinite(results["scores"][arm]["test_hq"]["macro_f1"]["estimate"]) for arm in results["scores"])
+    for name in ("report.md", "plots/hq_vs_lq.png", "plots/severity.png", "plots/grad_cosine.png"):
+        assert (out / name).is_file(), name
+    assert (out / "models" / "dual_loop-seed0" / "model.safetensors").is_file()
+    printed = capsys.readouterr()
+    assert "LRRG benchmark: macro F1" in printed.out + printed.err and str(out / "report.md") in printed.out + printed.err
