@@ -207,18 +207,19 @@ def test_gradient_checkpointing_changes_no_number(tmp_path, mode):
         return trainer, [value for entry in logs for value in (entry["loss"], entry["grad_norm"])]
 
     _, plain = run()
-    trainer, checkpointed = run(gradient_checkpointing=True)
-    assert trainer.model.is_gradient_checkpointing
+    trainer, checkpointed = run(activation_checkpointing=True)
+    assert trainer.model.is_activation_checkpointing
     assert checkpointed == pytest.approx(plain, rel=1e-5)
 
 
 def test_exact_mode_refuses_gradient_checkpointing(tmp_path):
     # functional_call substitutes the adapted parameters only during the forward: a checkpointed block would
     # recompute at the original ones in backward and give a silently wrong meta-gradient
-    with pytest.raises(ValueError, match="gradient checkpointing"):
-        DualLoopConfig(output_dir="x", robust_mode="dual_loop_exact", gradient_checkpointing=True, use_cpu=True)
+    for name in ("activation_checkpointing", "gradient_checkpointing"):  # the new name and its deprecated alias
+        with pytest.raises(ValueError, match="gradient checkpointing"):
+            DualLoopConfig(output_dir="x", robust_mode="dual_loop_exact", use_cpu=True, **{name: True})
     model = tiny_model()
-    model.gradient_checkpointing_enable()
+    model.activation_checkpointing_enable()
     with pytest.raises(ValueError, match="gradient checkpointing"):
         make_trainer(tmp_path, model=model, robust_mode="dual_loop_exact").train()
 

@@ -15,7 +15,7 @@ _EXACT_CHECKPOINTING = (
     "robust_mode='dual_loop_exact' does not support gradient checkpointing: it evaluates the model at the "
     "adapted parameters through torch.func.functional_call, and a checkpointed block would recompute its "
     "forward at the original parameters during backward (a wrong meta-gradient). The exact mode is a "
-    "reference for small models: turn gradient_checkpointing off, or use robust_mode='dual_loop'."
+    "reference for small models: turn activation_checkpointing (gradient_checkpointing) off, or use robust_mode='dual_loop'."
 )
 
 
@@ -102,7 +102,9 @@ class DualLoopConfig(TrainingArguments):
                 "consistency_form='cosine' needs second-order terms the cheap 'dual_loop' mode does not "
                 "compute; use consistency_form='dot' or robust_mode='dual_loop_exact'."
             )
-        if self.robust_mode == "dual_loop_exact" and self.gradient_checkpointing:
+        # Checked before TrainingArguments resolves `gradient_checkpointing`, the deprecated alias: read both names.
+        checkpointing = getattr(self, "activation_checkpointing", None) or self.gradient_checkpointing
+        if self.robust_mode == "dual_loop_exact" and checkpointing:
             raise ValueError(_EXACT_CHECKPOINTING)
         if self.meta_params is not None:
             import re
